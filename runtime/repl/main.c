@@ -28,6 +28,9 @@ int main(int argc, char **argv) {
     lua_rawseti(L, -2, i - 1);
   }
   lua_setglobal(L, "arg");
+  /* Lua modules come from the source tree (a build run in place) and then from the install prefix. */
+  luaL_dostring(L, "package.path = '" PRIOR_SOURCE_LUA_DIR "/?.lua;" PRIOR_SOURCE_LUA_DIR "/?/init.lua;"
+                   PRIOR_INSTALL_LUA_DIR "/?.lua;" PRIOR_INSTALL_LUA_DIR "/?/init.lua;' .. package.path");
   lua_pushcfunction(L, traceback);
   if (luaL_loadfile(L, argv[1]) != 0) {
     fprintf(stderr, "prior: %s\n", lua_tostring(L, -1));
