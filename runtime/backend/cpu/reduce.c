@@ -1,0 +1,179 @@
+/* CPU reductions. The input is viewed with the kept dims first and the reduced dims last, copied to be
+ * contiguous when it is not, and reduced row by row (rows in parallel; one long row split across threads). */
+#include <float.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "backend/kernels.h"
+
+static double reduce_row_f64(const double *x, int64_t r, int op, int64_t *index) {
+  switch (op) {
+    case PRIOR_REDUCE_SUM:
+    case PRIOR_REDUCE_MEAN: {
+      double acc = 0;
+      for (int64_t i = 0; i < r; i++) acc += x[i];
+      return op == PRIOR_REDUCE_MEAN ? acc / (double)r : acc;
+    }
+    case PRIOR_REDUCE_PROD: {
+      double acc = 1;
+      for (int64_t i = 0; i < r; i++) acc *= x[i];
+      return acc;
+    }
+    case PRIOR_REDUCE_NORM2: {
+      double acc = 0;
+      for (int64_t i = 0; i < r; i++) acc += x[i] * x[i];
+      return sqrt(acc);
+    }
+    case PRIOR_REDUCE_LOGSUMEXP: {
+      double m = -INFINITY;
+      for (int64_t i = 0; i < r; i++) m = x[i] > m ? x[i] : m;
+      if (isinf(m)) return m;
+      double acc = 0;
+      for (int64_t i = 0; i < r; i++) acc += exp(x[i] - m);
+      return m + log(acc);
+    }
+    case PRIOR_REDUCE_MAX:
+    case PRIOR_REDUCE_ARGMAX: {
+      int64_t best = 0;
+      for (int64_t i = 1; i < r; i++)
+        if (x[i] > x[best] || (isnan(x[i]) && !isnan(x[best]))) best = i;
+      *index = best;
+      return x[best];
+    }
+    case PRIOR_REDUCE_MIN:
+    case PRIOR_REDUCE_ARGMIN: {
+      int64_t best = 0;
+      for (int64_t i = 1; i < r; i++)
+        if (x[i] < x[best] || (isnan(x[i]) && !isnan(x[best]))) best = i;
+      *index = best;
+      return x[best];
+    }
+  }
+  return NAN;
+}
+
+/* f32 rows accumulate in double: sums of many floats stay accurate. */
+static double reduce_row_f32(const float *x, int64_t r, int op, int64_t *index) {
+  switch (op) {
+    case PRIOR_REDUCE_SUM:
+    case PRIOR_REDUCE_MEAN: {
+      double acc = 0;
+      for (int64_t i = 0; i < r; i++) acc += x[i];
+      return op == PRIOR_REDUCE_MEAN ? acc / (double)r : acc;
+    }
+    case PRIOR_REDUCE_NORM2: {
+      double acc = 0;
+      for (int64_t i = 0; i < r; i++) acc += (double)x[i] * x[i];
+      return sqrt(acc);
+    }
+    case PRIOR_REDUCE_LOGSUMEXP: {
+      float m = -INFINITY;
+      for (int64_t i = 0; i < r; i++) m = x[i] > m ? x[i] : m;
+      if (isinf(m)) return m;
+      double acc = 0;
+      for (int64_t i = 0; i < r; i++) acc += expf(x[i] - m);
+      return m + log(acc);
+    }
+    case PRIOR_REDUCE_PROD: {
+      double acc = 1;
+      for (int64_t i = 0; i < r; i++) acc *= x[i];
+      return acc;
+    }
+    case PRIOR_REDUCE_MAX:
+    case PRIOR_REDUCE_ARGMAX: {
+      int64_t best = 0;
+      for (int64_t i = 1; i < r; i++)
+        if (x[i] > x[best] || (isnan(x[i]) && !isnan(x[best]))) best = i;
+      *index = best;
+      return x[best];
+    }
+    case PRIOR_REDUCE_MIN:
+    case PRIOR_REDUCE_ARGMIN: {
+      int64_t best = 0;
+      for (int64_t i = 1; i < r; i++)
+        if (x[i] < x[best] || (isnan(x[i]) && !isnan(x[best]))) best = i;
+      *index = best;
+      return x[best];
+    }
+  }
+  return NAN;
+}
+
+static double reduce_row(const prior_tensor *t, const char *row, int64_t r, int op, int64_t *index) {
+  if (t->dtype == PRIOR_F32) return reduce_row_f32((const float *)row, r, op, index);
+  if (t->dtype == PRIOR_F64) return reduce_row_f64((const double *)row, r, op, index);
+  /* integer inputs: convert the row (rare: counts, masks) */
+  double *tmp = malloc((size_t)(r ? r : 1) * sizeof *tmp);
+  if (!tmp) return NAN;
+  for (int64_t i = 0; i < r; i++) {
+    switch (t->dtype) {
+      case PRIOR_I32: tmp[i] = ((const int32_t *)row)[i]; break;
+      case PRIOR_I64: tmp[i] = (double)((const int64_t *)row)[i]; break;
+      default: tmp[i] = ((const uint8_t *)row)[i]; break;
+    }
+  }
+  double v = reduce_row_f64(tmp, r, op, index);
+  free(tmp);
+  return v;
+}
+
+static void store(prior_tensor *out, int64_t i, double v) {
+  switch (out->dtype) {
+    case PRIOR_F32: ((float *)prior_tensor_data(out))[i] = (float)v; break;
+    case PRIOR_F64: ((double *)prior_tensor_data(out))[i] = v; break;
+    case PRIOR_I32: ((int32_t *)prior_tensor_data(out))[i] = (int32_t)v; break;
+    case PRIOR_I64: ((int64_t *)prior_tensor_data(out))[i] = (int64_t)v; break;
+    default: ((uint8_t *)prior_tensor_data(out))[i] = (uint8_t)v; break;
+  }
+}
+
+static prior_status cpu_reduce(prior_tensor *out, prior_tensor *indices, const prior_tensor *in, uint32_t mask, int op) {
+  int64_t shape[PRIOR_MAX_DIMS], strides[PRIOR_MAX_DIMS];
+  int k = 0;
+  int64_t m = 1, r = 1;
+  for (int d = 0; d < in->ndim; d++)
+    if (!(mask & (1u << d))) {
+      shape[k] = in->shape[d], strides[k++] = in->strides[d];
+      m *= in->shape[d];
+    }
+  for (int d = 0; d < in->ndim; d++)
+    if (mask & (1u << d)) {
+      shape[k] = in->shape[d], strides[k++] = in->strides[d];
+      r *= in->shape[d];
+    }
+  if (r == 0 && op != PRIOR_REDUCE_SUM && op != PRIOR_REDUCE_PROD && op != PRIOR_REDUCE_NORM2)
+    return prior_error_set(PRIOR_ERR_SHAPE, "reduction over an empty dimension has no %s",
+                           op == PRIOR_REDUCE_MEAN ? "mean" : "maximum/minimum");
+  prior_tensor *view = prior_tensor_as_strided(in, in->ndim, shape, strides, in->offset);
+  if (!view) return prior_error_code();
+  prior_tensor *rows = prior_tensor_contiguous_raw(view);
+  prior_tensor_free(view);
+  if (!rows) return prior_error_code();
+  const char *base = prior_tensor_data(rows);
+  size_t row_bytes = (size_t)r * prior_dtype_size(rows->dtype);
+  int64_t *idx = indices ? prior_tensor_data(indices) : NULL;
+  int want_index = op == PRIOR_REDUCE_ARGMAX || op == PRIOR_REDUCE_ARGMIN;
+  if (m == 1 && r > 65536 && (op == PRIOR_REDUCE_SUM || op == PRIOR_REDUCE_MEAN) && rows->dtype == PRIOR_F32) {
+    /* one long row: split the sum across threads */
+    const float *x = (const float *)base;
+    double acc = 0;
+#pragma omp parallel for reduction(+ : acc) schedule(static)
+    for (int64_t i = 0; i < r; i++) acc += x[i];
+    store(out, 0, op == PRIOR_REDUCE_MEAN ? acc / (double)r : acc);
+  } else {
+#pragma omp parallel for schedule(static) if (m * r > 32768 && m > 1)
+    for (int64_t i = 0; i < m; i++) {
+      int64_t where = 0;
+      double v = reduce_row(rows, base + (size_t)i * row_bytes, r, op, &where);
+      store(out, i, want_index ? (double)where : v);
+      if (idx) idx[i] = where;
+    }
+  }
+  prior_tensor_free(rows);
+  return PRIOR_OK;
+}
+
+__attribute__((constructor)) static void register_cpu_reduce(void) {
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "reduce", (prior_kernel_fn)cpu_reduce);
+}

@@ -1,0 +1,20 @@
+/* Internal helpers shared by the op families. */
+#ifndef PRIOR_OPS_OP_UTIL_H
+#define PRIOR_OPS_OP_UTIL_H
+
+#include "backend/kernels.h"
+#include "prior/autograd.h"
+#include "prior/tensor.h"
+
+/* The kernel `name` for t's device, or NULL with an error naming the op and device. */
+prior_kernel_fn prior_op_kernel(const char *op, const char *name, const prior_tensor *t);
+
+/* Sums g down to `shape` (undoing broadcasting): a new reference; g itself (retained) when shapes match. */
+prior_tensor *prior_sum_to_shape(prior_tensor *g, int ndim, const int64_t *shape);
+
+/* Backends' elementwise kernels called directly (no autograd), allocating the output. */
+prior_tensor *prior_unary_raw(const char *op_name, prior_tensor *x, int op, double p0, double p1);
+prior_tensor *prior_binary_raw(const char *op_name, prior_tensor *a, prior_tensor *b, int op);
+
+
+#endif
