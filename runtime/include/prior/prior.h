@@ -12,5 +12,12 @@
 #include "prior/ops_elementwise.h"
 #include "prior/ops_reduce.h"
 #include "prior/ops_shape.h"
+#include "prior/ops_linalg.h"
+#include "prior/ops_conv.h"
+#include "prior/ops_norm.h"
+#include "prior/ops_pool.h"
+#include "prior/ops_nn.h"
+#include "prior/ops_index.h"
+#include "prior/ops_loss.h"
 
 #endif

@@ -1,0 +1,12 @@
+/* 2-D convolution (oneDNN on CPU for f32; a reference loop for f64), forward and backward. */
+#ifndef PRIOR_OPS_CONV_H
+#define PRIOR_OPS_CONV_H
+
+#include "prior/tensor.h"
+
+/* x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or NULL. PyTorch's F.conv2d. */
+prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *bias, int64_t stride_h,
+                           int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+                           int64_t groups);
+
+#endif

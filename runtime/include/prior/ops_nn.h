@@ -1,0 +1,22 @@
+/* Neural-network building blocks: softmax, dropout, embedding, similarity; forward and backward. */
+#ifndef PRIOR_OPS_NN_H
+#define PRIOR_OPS_NN_H
+
+#include "prior/tensor.h"
+
+prior_tensor *prior_softmax(prior_tensor *x, int64_t dim);
+prior_tensor *prior_log_softmax(prior_tensor *x, int64_t dim);
+/* Zeroes elements with probability p and scales the rest by 1/(1-p); identity when !training or p == 0.
+ * The mask comes from the global Philox stream. */
+prior_tensor *prior_dropout(prior_tensor *x, double p, int training);
+/* Zeroes whole channels of [N, C, ...] (nn.Dropout2d). */
+prior_tensor *prior_dropout2d(prior_tensor *x, double p, int training);
+/* weight [V, D], indices (i32/i64, any shape) -> [..., D]. Out-of-range indices are an error naming the value.
+ * padding_idx < 0 means none; that row gets no gradient. */
+prior_tensor *prior_embedding(prior_tensor *weight, prior_tensor *indices, int64_t padding_idx);
+/* x / max(||x||_2 over dim, eps) (F.normalize with p=2). */
+prior_tensor *prior_normalize(prior_tensor *x, int64_t dim, double eps);
+/* F.cosine_similarity over dim with broadcasting of a and b. */
+prior_tensor *prior_cosine_similarity(prior_tensor *a, prior_tensor *b, int64_t dim, double eps);
+
+#endif
