@@ -37,6 +37,9 @@ static void test_vocab_files(void) {
             "special token [CLS] is missing");
   const char bad[] = SPECIALS "ok\nbad\xff\n";
   CHECK_ERR(prior_tokenizer_load(write_tmp(bad, sizeof bad - 1), NULL), PRIOR_ERR_FORMAT, "line 7: not valid UTF-8");
+  const char truncated[] = SPECIALS "lung\ncaf\xc3";
+  CHECK_ERR(prior_tokenizer_load(write_tmp(truncated, sizeof truncated - 1), NULL), PRIOR_ERR_FORMAT,
+            "line 7: not valid UTF-8");
   const char surrogate[] = SPECIALS "\xed\xa0\x80\n";
   CHECK_ERR(prior_tokenizer_load(write_tmp(surrogate, sizeof surrogate - 1), NULL), PRIOR_ERR_FORMAT, "line 6");
   prior_tokenizer_options opt;
@@ -208,6 +211,32 @@ static void test_reports(void) {
   prior_tokenizer_free(tok);
 }
 
+/* Random bytes (mostly invalid UTF-8, controls, brackets) never fail or overrun (run under the sanitizers), and
+ * a count measured with cap 0 equals the count written. */
+static void test_random_bytes(void) {
+  prior_tokenizer *tok = prior_tokenizer_load(SMALL, NULL);
+  if (!tok) return;
+  static const unsigned char alphabet[] = "aZ.[]#SEPCLS \t\n\x01\x80\xbf\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xcc\x81\xce\xa3\xff";
+  uint32_t x = 12345;
+  int ok = 1;
+  for (int iter = 0; iter < 3000 && ok; iter++) {
+    unsigned char text[400];
+    int n = (int)((x = x * 1103515245u + 12345u) >> 16) % (int)sizeof text;
+    for (int i = 0; i < n; i++) {
+      x = x * 1103515245u + 12345u;
+      text[i] = (x >> 24) & 1 ? alphabet[(x >> 16) % (sizeof alphabet - 1)] : (unsigned char)(x >> 8);
+    }
+    int64_t measured = -1, written = -1;
+    int32_t ids[512];
+    ok = prior_tokenizer_tokenize(tok, (const char *)text, n, NULL, 0, &measured) == PRIOR_OK &&
+         prior_tokenizer_tokenize(tok, (const char *)text, n, ids, 512, &written) == PRIOR_OK &&
+         measured == written && written <= n;
+    for (int64_t i = 0; ok && i < written; i++) ok = ids[i] >= 0 && ids[i] < prior_tokenizer_vocab_size(tok);
+  }
+  CHECK_MSG(ok, "random bytes: %s", prior_error_message());
+  prior_tokenizer_free(tok);
+}
+
 /* Threads share one tokenizer; each must get exactly the single-threaded result. */
 enum { NT = 4, NTEXT = 6, ROUNDS = 200, LEN = 24 };
 static const char *thread_texts[NTEXT] = {
@@ -255,6 +284,7 @@ int main(void) {
   test_tokenize();
   test_batch();
   test_reports();
+  test_random_bytes();
   test_threads();
   return check_summary("test_tokenizer");
 }

@@ -81,7 +81,9 @@ prior_status prior_tokenizer_encode_batch(const prior_tokenizer *tok, const char
  * `sentences` (lens as above). Each row is [CLS] s1 s2 ... [SEP] then [PAD], each sentence tokenized on its own
  * and the pieces concatenated; sentence_index gets the 1-based sentence number of each token and -1 at [CLS],
  * [SEP] and padding. Over-long reports are cut as `cut` says. attention_mask, sentence_index and full_lengths
- * may be NULL. */
+ * may be NULL. The PRIOR reference tokenizes the sentences joined without a separator and counts each
+ * sentence's tokens separately; both agree whenever sentence boundaries fall between tokens (sentences ending
+ * in punctuation), and there the sentence index is exact by construction. */
 prior_status prior_tokenizer_encode_reports(const prior_tokenizer *tok, const char *const *sentences,
                                             const int64_t *lens, const int64_t *sentence_counts, int64_t batch,
                                             int64_t length, prior_report_cut cut, int elem_size, void *ids,
