@@ -121,7 +121,7 @@ static prior_status to_float(prior_status st, uint8_t *px, int w, int h, float *
     free(px);
     return prior_error_set(PRIOR_ERR_MEMORY, "jpeg: out of memory for %dx%d floats", w, h);
   }
-  for (size_t i = 0; i < n; i++) out[i] = px[i] * (1.0f / 255.0f);
+  for (size_t i = 0; i < n; i++) out[i] = px[i] / 255.0f; /* a division, as ToTensor does: bit-identical */
   free(px);
   *pixels = out;
   return PRIOR_OK;
