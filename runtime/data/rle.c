@@ -52,9 +52,11 @@ prior_status prior_rle_decode(const char *rle, int width, int height, uint8_t *m
       return prior_error_set(PRIOR_ERR_FORMAT, "rle: token %d '%.20s' is not a non-negative integer", token + 2, at);
     if (offset > total - p || length > total - p - offset)
       return prior_error_set(PRIOR_ERR_FORMAT,
-                             "rle: run %d (offset %lld, length %lld) ends at pixel %lld, past the end of the "
+                             "rle: run %d (offset %lld, length %lld) ends at pixel %llu, past the end of the "
                              "%dx%d image (%lld pixels)",
-                             token / 2 + 1, offset, length, p + offset + length, width, height, total);
+                             token / 2 + 1, offset, length,
+                             (unsigned long long)p + (unsigned long long)offset + (unsigned long long)length, width,
+                             height, total);
     p += offset;
     /* Flat index i is column i / height, row i % height. */
     for (long long i = p; i < p + length; i++) mask[(i % height) * width + i / height] = 1;
