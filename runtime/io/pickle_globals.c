@@ -74,6 +74,11 @@ prior_status prior_pk_global(prior_pickle *vm, const char *module, const char *n
     *out = g;
     return PRIOR_OK;
   }
+  /* Storage types we cannot represent (complex, float8, unsigned 16-64 bit) are safe but unsupported. */
+  size_t nlen = strlen(name);
+  if (strcmp(module, "torch") == 0 && nlen > 7 && strcmp(name + nlen - 7, "Storage") == 0)
+    return prior_error_set(PRIOR_ERR_UNSUPPORTED, "%s: byte %zu: tensors stored as torch.%s have no supported dtype",
+                           vm->source, vm->op_pos, name);
   return prior_error_set(PRIOR_ERR_FORMAT, "%s: byte %zu: refusing to load global %s.%s: checkpoints must not execute code",
                          vm->source, vm->op_pos, module, name);
 }

@@ -21,6 +21,8 @@ struct prior_safetensors {
   size_t *by_name;
   const char **meta_keys, **meta_values;
   size_t n_meta;
+  void **copies; /* aligned copies of misaligned tensors, at most one per tensor */
+  size_t n_copies;
 };
 
 void prior_safetensors_close(prior_safetensors *st) {
@@ -31,6 +33,8 @@ void prior_safetensors_close(prior_safetensors *st) {
   free(st->by_name);
   free(st->meta_keys);
   free(st->meta_values);
+  for (size_t i = 0; i < st->n_copies; i++) free(st->copies[i]);
+  free(st->copies);
   free(st->path);
   free(st);
 }
@@ -99,6 +103,18 @@ static prior_status read_entry(prior_safetensors *st, const char *name, const pr
   t->nbytes = (size_t)want;
   *begin = (unsigned long long)b;
   *end = (unsigned long long)e;
+  return PRIOR_OK;
+}
+
+/* Files from writers that do not pad the header to 8 bytes can leave a tensor misaligned for its type; such a
+ * tensor is copied once into an aligned buffer so that every record can be read as an array of its dtype. */
+static prior_status align_copy(prior_safetensors *st, prior_ckpt_tensor *t) {
+  if ((uintptr_t)t->data % prior_ckpt_dtype_size(t->dtype) == 0) return PRIOR_OK;
+  void *copy = malloc(t->nbytes);
+  if (!copy) return prior_error_set(PRIOR_ERR_MEMORY, "file %s: out of memory", st->path);
+  memcpy(copy, t->data, t->nbytes);
+  st->copies[st->n_copies++] = copy;
+  t->data = copy;
   return PRIOR_OK;
 }
 
@@ -171,7 +187,8 @@ static prior_status parse_header(prior_safetensors *st) {
     free(ranges);
     return prior_error_set(PRIOR_ERR_MEMORY, "file %s: out of memory", st->path);
   }
-  prior_status s = PRIOR_OK;
+  st->copies = calloc(members + 1, sizeof *st->copies);
+  prior_status s = st->copies ? PRIOR_OK : prior_error_set(PRIOR_ERR_MEMORY, "file %s: out of memory", st->path);
   const unsigned char *data = d + 8 + hlen;
   for (size_t i = 0; i < members && s == PRIOR_OK; i++) {
     const char *key = prior_json_key_at(root, i);
@@ -190,6 +207,7 @@ static prior_status parse_header(prior_safetensors *st) {
       /* Ranges were sorted by check_coverage; `pos` says which record each belongs to. */
       prior_ckpt_tensor *t = &st->tensors[ranges[i].pos];
       t->data = t->nbytes ? data + ranges[i].begin : NULL;
+      if (s == PRIOR_OK && t->data) s = align_copy(st, t);
     }
   free(ranges);
   if (s != PRIOR_OK) return s;

@@ -161,6 +161,14 @@ static void test_broken_files(void) {
   CHECK_OK(prior_safetensors_open(raw_file("ok.st", ok, 0, 8), &st));
   prior_safetensors_close(st);
 
+  /* A header whose length is not a multiple of 8 leaves the data misaligned; records are still aligned. */
+  const char *odd = "{\"a\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}";
+  CHECK(strlen(odd) % 8 != 0);
+  CHECK_OK(prior_safetensors_open(raw_file("odd.st", odd, 0, 8), &st));
+  const prior_ckpt_tensor *a = prior_safetensors_find(st, "a");
+  CHECK(a && (uintptr_t)a->data % 8 == 0 && *(const double *)a->data == 0.0);
+  prior_safetensors_close(st);
+
   expect_open_fails(raw_file("tiny.st", "", 0, 0) /* 8 bytes of zero length */, "does not start with '{'");
   {
     char path[512];

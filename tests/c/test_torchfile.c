@@ -121,6 +121,8 @@ static void test_refusals(void) {
   CHECK_ERR(prior_torchfile_open(FIXTURES "badop.pt", NULL, &tf), PRIOR_ERR_FORMAT, "unsupported pickle opcode 0xff");
   CHECK(strstr(prior_error_message(), "plain/data.pkl: byte 2") != NULL);
   CHECK_ERR(prior_torchfile_open(FIXTURES "deflate.pt", NULL, &tf), PRIOR_ERR_UNSUPPORTED, "deflate-compressed");
+  CHECK_ERR(prior_torchfile_open(FIXTURES "collide.pt", NULL, &tf), PRIOR_ERR_FORMAT,
+            "two tensors flatten to the same name a.b");
   CHECK_ERR(prior_torchfile_open(FIXTURES "expected.json", NULL, &tf), PRIOR_ERR_FORMAT, "not a PyTorch checkpoint");
   CHECK_ERR(prior_torchfile_open(FIXTURES "missing.pt", NULL, &tf), PRIOR_ERR_IO, "missing.pt");
 }
@@ -189,6 +191,7 @@ static void test_pickle_vm(void) {
   pickle_case("\x80\x02X\xff\x00\x00\x00" "ab.", 10, "runs past the end");
   pickle_case("\x80\x02(K\x01K\x02.", 8, "more or less than one value");
   pickle_case("\x80\x02" "ctorch\nFloatStorage\n" ")R.", 25, "cannot be called");
+  pickle_case("\x80\x02" "ctorch\nComplexFloatStorage\n.", 30, "torch.ComplexFloatStorage have no supported dtype");
   /* A list of 1, LONG1 -32768, LONG1 0 (zero bytes), BINFLOAT 1.5. */
   pickle_case("\x80\x02]K\x01" "a\x8a\x02\x00\x80" "a\x8a\x00" "aG?\xf8\x00\x00\x00\x00\x00\x00" "a.", 25, NULL);
   /* A tensor view that reaches beyond its storage: storage of 4 floats, offset 2, size (3,). */

@@ -30,7 +30,7 @@ typedef struct prior_ckpt_tensor {
   prior_ckpt_dtype dtype;
   int ndim;                               /* 0 for a scalar */
   long long shape[PRIOR_CKPT_MAX_DIMS];
-  const void *data;                       /* contiguous row-major; may be NULL when nbytes is 0 */
+  const void *data;                       /* contiguous row-major, aligned to the element size; NULL if nbytes is 0 */
   size_t nbytes;                          /* product of shape * element size */
   /* How a PyTorch checkpoint stored the tensor: element strides and offset into its storage (which other
    * tensors may share). `data` is always the contiguous copy or, when the stored view was already contiguous,
