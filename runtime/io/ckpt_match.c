@@ -106,7 +106,8 @@ static prior_status build(prior_ckpt_match *r, const prior_ckpt_expect *expected
                       prior_shape_str(b, sizeof b, t->ndim, t->shape));
   }
   for (size_t k = 0; k < names->n && !err; k++)
-    if (!used[k]) err = list_add(&r->unexpected, names->names[k]) || summary_add(r, "unexpected: %s\n", names->names[k]);
+    if (!used[k])
+      err = list_add(&r->unexpected, names->names[k]) || summary_add(r, "unexpected: %s\n", names->names[k]);
   free(used);
   return err ? prior_error_set(PRIOR_ERR_MEMORY, "checkpoint match: out of memory") : PRIOR_OK;
 }

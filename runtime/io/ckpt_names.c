@@ -122,8 +122,8 @@ static prior_status apply(prior_ckpt_names *m, name_edit edit, const char *arg, 
     const char *first = NULL;
     for (size_t i = 0; i < n && !first; i++)
       if ((long long)i != dup && strcmp(names[i], names[dup]) == 0) first = m->tensors[source[i]].name;
-    s = prior_error_set(PRIOR_ERR_ARGUMENT, "checkpoint names: %s would give \"%s\" and \"%s\" the same name \"%s\"", what,
-                        first ? first : "?", m->tensors[source[dup]].name, names[dup]);
+    s = prior_error_set(PRIOR_ERR_ARGUMENT, "checkpoint names: %s would give \"%s\" and \"%s\" the same name \"%s\"",
+                        what, first ? first : "?", m->tensors[source[dup]].name, names[dup]);
   }
   if (s == PRIOR_ERR_MEMORY) prior_error_set(PRIOR_ERR_MEMORY, "checkpoint names: out of memory");
   if (s != PRIOR_OK) {

@@ -148,7 +148,10 @@ static int read_hex4(parser *ps, uint32_t *out) {
   uint32_t v = 0;
   for (int i = 0; i < 4; i++) {
     unsigned char c = ps->p[i];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
     if (d < 0) return 0;
     v = v * 16 + (uint32_t)d;
   }
@@ -279,7 +282,8 @@ static prior_status parse_number(parser *ps, prior_json *v) {
       v->is_int = 1;
       v->ival = neg ? (long long)(0ull - mag) : (long long)mag;
     }
-  } else if (v->num >= -9223372036854775808.0 && v->num < 9223372036854775808.0 && v->num == (double)(long long)v->num) {
+  } else if (v->num >= -9223372036854775808.0 && v->num < 9223372036854775808.0 &&
+             v->num == (double)(long long)v->num) {
     v->is_int = 1;
     v->ival = (long long)v->num;
   }

@@ -79,8 +79,9 @@ prior_status prior_pk_global(prior_pickle *vm, const char *module, const char *n
   if (strcmp(module, "torch") == 0 && nlen > 7 && strcmp(name + nlen - 7, "Storage") == 0)
     return prior_error_set(PRIOR_ERR_UNSUPPORTED, "%s: byte %zu: tensors stored as torch.%s have no supported dtype",
                            vm->source, vm->op_pos, name);
-  return prior_error_set(PRIOR_ERR_FORMAT, "%s: byte %zu: refusing to load global %s.%s: checkpoints must not execute code",
-                         vm->source, vm->op_pos, module, name);
+  return prior_error_set(PRIOR_ERR_FORMAT,
+                         "%s: byte %zu: refusing to load global %s.%s: checkpoints must not execute code", vm->source,
+                         vm->op_pos, module, name);
 }
 
 static int is_int(const prior_pk *v) { return v->type == PRIOR_PK_INT || v->type == PRIOR_PK_BOOL; }
@@ -193,7 +194,8 @@ prior_status prior_pk_call(prior_pickle *vm, prior_pk *callable, prior_pk *args,
       *out = v;
       return PRIOR_OK;
     case G_SIZE:
-      if (args->n != 1 || args->items[0]->type != PRIOR_PK_TUPLE) return prior_pk_fail(vm, "torch.Size needs one tuple");
+      if (args->n != 1 || args->items[0]->type != PRIOR_PK_TUPLE)
+        return prior_pk_fail(vm, "torch.Size needs one tuple");
       *out = args->items[0];
       return PRIOR_OK;
     case G_CODECS_ENCODE:

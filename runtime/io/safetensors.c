@@ -55,8 +55,9 @@ static prior_status read_metadata(prior_safetensors *st, const prior_json *meta)
     st->meta_keys[i] = prior_json_key_at(meta, i);
     st->meta_values[i] = prior_json_string(prior_json_at(meta, i));
     if (!st->meta_values[i])
-      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: safetensors header: __metadata__ value of \"%s\" is not a string",
-                             st->path, st->meta_keys[i]);
+      return prior_error_set(PRIOR_ERR_FORMAT,
+                             "file %s: safetensors header: __metadata__ value of \"%s\" is not a string", st->path,
+                             st->meta_keys[i]);
   }
   return PRIOR_OK;
 }
@@ -144,7 +145,8 @@ static prior_status check_coverage(prior_safetensors *st, range *r, size_t n, un
       return prior_error_set(PRIOR_ERR_FORMAT, "file %s: tensor \"%s\" [%llu, %llu) overlaps tensor \"%s\"", st->path,
                              name, r[i].begin, r[i].end, st->tensors[r[i - 1].pos].name);
     if (r[i].begin > expect)
-      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: gap in the data region: bytes [%llu, %llu) before tensor \"%s\" "
+      return prior_error_set(PRIOR_ERR_FORMAT,
+                             "file %s: gap in the data region: bytes [%llu, %llu) before tensor \"%s\" "
                              "belong to no tensor",
                              st->path, expect, r[i].begin, name);
     expect = r[i].end;
@@ -169,8 +171,8 @@ static prior_status parse_header(prior_safetensors *st) {
                            "file %s: safetensors header length %llu exceeds the %zu bytes after it (truncated file?)",
                            st->path, hlen, size - 8);
   if (hlen > MAX_HEADER_BYTES)
-    return prior_error_set(PRIOR_ERR_FORMAT, "file %s: safetensors header length %llu is over the 100 MB limit", st->path,
-                           hlen);
+    return prior_error_set(PRIOR_ERR_FORMAT, "file %s: safetensors header length %llu is over the 100 MB limit",
+                           st->path, hlen);
   if (hlen == 0 || d[8] != '{')
     return prior_error_set(PRIOR_ERR_FORMAT, "file %s: safetensors header does not start with '{'", st->path);
   char source[600];

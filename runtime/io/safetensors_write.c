@@ -165,7 +165,8 @@ prior_status prior_safetensors_write(const char *path, const prior_ckpt_tensor *
   long long dup = -1;
   size_t *by_name = prior_ckpt_index_build(tensors, n, &dup);
   if (!by_name) s = prior_error_set(PRIOR_ERR_MEMORY, "file %s: out of memory", path);
-  else if (dup >= 0) s = prior_error_set(PRIOR_ERR_ARGUMENT, "file %s: tensor name \"%s\" given twice", path, tensors[dup].name);
+  else if (dup >= 0)
+    s = prior_error_set(PRIOR_ERR_ARGUMENT, "file %s: tensor name \"%s\" given twice", path, tensors[dup].name);
   free(by_name);
   const char *header = NULL;
   size_t hlen = 0;

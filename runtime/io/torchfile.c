@@ -164,7 +164,8 @@ static prior_status add_tensor(prior_torchfile *tf, const char *name, const prio
 /* Walks dicts (and lists, as nn.ModuleList names them) joining keys with '.'; non-tensor leaves are skipped. */
 static prior_status flatten(prior_torchfile *tf, const prior_pk *v, char *name, size_t len, int depth) {
   if (v->type == PRIOR_PK_TENSOR) {
-    if (len == 0) return prior_error_set(PRIOR_ERR_FORMAT, "file %s: the checkpoint is a bare tensor, not a dict", tf->path);
+    if (len == 0)
+      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: the checkpoint is a bare tensor, not a dict", tf->path);
     return add_tensor(tf, name, v);
   }
   int is_dict = v->type == PRIOR_PK_DICT, is_seq = v->type == PRIOR_PK_LIST || v->type == PRIOR_PK_TUPLE;
@@ -182,7 +183,8 @@ static prior_status flatten(prior_torchfile *tf, const prior_pk *v, char *name, 
     else continue; /* tuple or None keys name no parameter */
     const prior_pk *child = v->items[i + step - 1];
     size_t klen = strlen(key), n = len + (len ? 1 : 0) + klen;
-    if (n >= MAX_NAME) return prior_error_set(PRIOR_ERR_FORMAT, "file %s: tensor name longer than %d bytes", tf->path, MAX_NAME);
+    if (n >= MAX_NAME)
+      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: tensor name longer than %d bytes", tf->path, MAX_NAME);
     if (len) name[len] = '.';
     memcpy(name + (len ? len + 1 : 0), key, klen + 1);
     PRIOR_TRY(flatten(tf, child, name, n, depth + 1));
@@ -204,7 +206,8 @@ static prior_status select_root(prior_torchfile *tf, const prior_pk *obj, const 
   if (root_key) {
     const prior_pk *v = dict_get(obj, root_key);
     if (!v || v->type != PRIOR_PK_DICT)
-      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: the checkpoint has no dict under key \"%s\"", tf->path, root_key);
+      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: the checkpoint has no dict under key \"%s\"", tf->path,
+                             root_key);
     *out = v;
     return PRIOR_OK;
   }
@@ -230,7 +233,9 @@ static prior_status open_zip(prior_torchfile *tf, prior_pickle *vm, prior_pk **o
     const char *slash = strchr(e->name, '/');
     if (slash && strcmp(slash + 1, "data.pkl") == 0) pkl = e;
   }
-  if (!pkl) return prior_error_set(PRIOR_ERR_FORMAT, "file %s: zip archive has no <archive>/data.pkl: not a torch.save file", tf->path);
+  if (!pkl)
+    return prior_error_set(PRIOR_ERR_FORMAT, "file %s: zip archive has no <archive>/data.pkl: not a torch.save file",
+                           tf->path);
   size_t plen = (size_t)(strchr(pkl->name, '/') - pkl->name) + 1;
   if (!(tf->prefix = malloc(plen + 1))) return oom(tf);
   memcpy(tf->prefix, pkl->name, plen);
@@ -260,8 +265,8 @@ static prior_status open_legacy(prior_torchfile *tf, prior_pickle *vm, prior_pk 
   const unsigned char *p = tf->map.data;
   size_t left = tf->map.size, used;
   if (left < sizeof magic || memcmp(p, magic, sizeof magic) != 0)
-    return prior_error_set(PRIOR_ERR_FORMAT, "file %s: not a PyTorch checkpoint (no zip signature, no legacy magic number)",
-                           tf->path);
+    return prior_error_set(PRIOR_ERR_FORMAT,
+                           "file %s: not a PyTorch checkpoint (no zip signature, no legacy magic number)", tf->path);
   p += sizeof magic, left -= sizeof magic;
   char source[MAX_NAME + 32];
   snprintf(source, sizeof source, "file %s: legacy header", tf->path);
@@ -285,18 +290,23 @@ static prior_status open_legacy(prior_torchfile *tf, prior_pickle *vm, prior_pk 
   if (!(tf->legacy = calloc(keys->n + 1, sizeof *tf->legacy))) return oom(tf);
   for (size_t i = 0; i < keys->n; i++) {
     const prior_pk *k = keys->items[i];
-    if (k->type != PRIOR_PK_STR) return prior_error_set(PRIOR_ERR_FORMAT, "file %s: legacy storage key is not a string", tf->path);
+    if (k->type != PRIOR_PK_STR)
+      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: legacy storage key is not a string", tf->path);
     size_t esize = 0;
     for (size_t j = 0; j < prior_pickle_storage_count(vm) && !esize; j++)
       if (strcmp(prior_pickle_storage_at(vm, j)->key, k->s) == 0)
         esize = prior_ckpt_dtype_size(prior_pickle_storage_at(vm, j)->dtype);
-    if (!esize) return prior_error_set(PRIOR_ERR_FORMAT, "file %s: legacy storage %s is used by no tensor", tf->path, k->s);
-    if (left < 8) return prior_error_set(PRIOR_ERR_FORMAT, "file %s: legacy storage %s is missing (truncated file?)", tf->path, k->s);
+    if (!esize)
+      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: legacy storage %s is used by no tensor", tf->path, k->s);
+    if (left < 8)
+      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: legacy storage %s is missing (truncated file?)", tf->path,
+                             k->s);
     unsigned long long count = 0;
     for (int b = 7; b >= 0; b--) count = (count << 8) | p[b];
     p += 8, left -= 8;
     if (count > left / esize)
-      return prior_error_set(PRIOR_ERR_FORMAT, "file %s: legacy storage %s of %llu elements runs past the end (truncated file?)",
+      return prior_error_set(PRIOR_ERR_FORMAT,
+                             "file %s: legacy storage %s of %llu elements runs past the end (truncated file?)",
                              tf->path, k->s, count);
     tf->legacy[i] = (legacy_storage){k->s, p, (size_t)count * esize};
     p += count * esize, left -= count * esize;

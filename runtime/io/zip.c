@@ -88,14 +88,16 @@ static prior_status apply_zip64_extra(prior_zip *z, prior_zip_entry *e, const un
     }
     pos += 4 + n;
   }
-  if (need_size || need_csize || need_offset) return bad(z->path, "entry needs ZIP64 sizes but has no ZIP64 extra field");
+  if (need_size || need_csize || need_offset)
+    return bad(z->path, "entry needs ZIP64 sizes but has no ZIP64 extra field");
   return PRIOR_OK;
 }
 
 static prior_status read_directory(prior_zip *z) {
   unsigned long long offset = 0, bytes = 0, count = 0;
   PRIOR_TRY(locate_directory(z, &offset, &bytes, &count));
-  if (offset > z->size || bytes > z->size - offset) return bad(z->path, "central directory lies outside the file (truncated?)");
+  if (offset > z->size || bytes > z->size - offset)
+    return bad(z->path, "central directory lies outside the file (truncated?)");
   if (count > bytes / 46) return bad(z->path, "central directory claims more entries than it has room for");
   z->entries = calloc(count ? count : 1, sizeof *z->entries);
   if (!z->entries) return prior_error_set(PRIOR_ERR_MEMORY, "file %s: out of memory", z->path);
@@ -103,13 +105,15 @@ static prior_status read_directory(prior_zip *z) {
   for (unsigned long long i = 0; i < count; i++) {
     if (end - p < 46 || le(p, 4) != SIG_CENTRAL) return bad(z->path, "corrupt central directory entry");
     size_t name_len = (size_t)le(p + 28, 2), extra_len = (size_t)le(p + 30, 2), comment_len = (size_t)le(p + 32, 2);
-    if ((size_t)(end - p) < 46 + name_len + extra_len + comment_len) return bad(z->path, "central directory entry runs past its end");
+    if ((size_t)(end - p) < 46 + name_len + extra_len + comment_len)
+      return bad(z->path, "central directory entry runs past its end");
     prior_zip_entry *e = &z->entries[z->n];
     if (!(e->name = malloc(name_len + 1))) return prior_error_set(PRIOR_ERR_MEMORY, "file %s: out of memory", z->path);
     z->n++;
     memcpy(e->name, p + 46, name_len);
     e->name[name_len] = '\0';
-    if (le(p + 8, 2) & 1) return prior_error_set(PRIOR_ERR_UNSUPPORTED, "file %s: zip entry %s is encrypted", z->path, e->name);
+    if (le(p + 8, 2) & 1)
+      return prior_error_set(PRIOR_ERR_UNSUPPORTED, "file %s: zip entry %s is encrypted", z->path, e->name);
     e->method = (int)le(p + 10, 2);
     e->crc32 = (uint32_t)le(p + 16, 4);
     e->compressed_size = le(p + 20, 4);
@@ -145,7 +149,9 @@ void prior_zip_close(prior_zip *z) {
 }
 
 size_t prior_zip_count(const prior_zip *z) { return z ? z->n : 0; }
-const prior_zip_entry *prior_zip_entry_at(const prior_zip *z, size_t i) { return z && i < z->n ? &z->entries[i] : NULL; }
+const prior_zip_entry *prior_zip_entry_at(const prior_zip *z, size_t i) {
+  return z && i < z->n ? &z->entries[i] : NULL;
+}
 
 const prior_zip_entry *prior_zip_find(const prior_zip *z, const char *name) {
   for (size_t i = 0; z && i < z->n; i++)
@@ -167,11 +173,13 @@ prior_status prior_zip_read(const prior_zip *z, const prior_zip_entry *e, int ve
   /* The local header repeats the name and has its own extra field (torch pads it to align the data). */
   unsigned long long off = e->local_offset;
   if (off > z->size || z->size - off < 30 || le(z->data + off, 4) != SIG_LOCAL)
-    return prior_error_set(PRIOR_ERR_FORMAT, "file %s: zip entry %s: local header missing or out of bounds (truncated?)",
-                           z->path, e->name);
+    return prior_error_set(PRIOR_ERR_FORMAT,
+                           "file %s: zip entry %s: local header missing or out of bounds (truncated?)", z->path,
+                           e->name);
   unsigned long long start = off + 30 + le(z->data + off + 26, 2) + le(z->data + off + 28, 2);
   if (e->compressed_size != e->size)
-    return prior_error_set(PRIOR_ERR_FORMAT, "file %s: zip entry %s is stored but its two sizes differ", z->path, e->name);
+    return prior_error_set(PRIOR_ERR_FORMAT, "file %s: zip entry %s is stored but its two sizes differ", z->path,
+                           e->name);
   if (start > z->size || z->size - start < e->size)
     return prior_error_set(PRIOR_ERR_FORMAT, "file %s: zip entry %s: %llu bytes at offset %llu run past the end of the "
                            "%zu-byte file (truncated?)",
@@ -179,7 +187,8 @@ prior_status prior_zip_read(const prior_zip *z, const prior_zip_entry *e, int ve
   *data = z->data + start;
   *size = (size_t)e->size;
   if (verify_crc && prior_crc32(*data, *size) != e->crc32)
-    return prior_error_set(PRIOR_ERR_FORMAT, "file %s: zip entry %s fails its CRC-32 check (corrupt file)", z->path, e->name);
+    return prior_error_set(PRIOR_ERR_FORMAT, "file %s: zip entry %s fails its CRC-32 check (corrupt file)", z->path,
+                           e->name);
   return PRIOR_OK;
 }
 

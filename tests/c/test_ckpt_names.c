@@ -34,7 +34,8 @@ static void test_edits(void) {
   CHECK(changed == 2 && has(m, "embeddings.LayerNorm.weight") && has(m, "embeddings.LayerNorm.bias"));
   CHECK(has(m, "encoder.layer.0.scale.gamma"));
   /* A renamed name still leads to its original record. */
-  CHECK(strcmp(prior_ckpt_names_find(m, "embeddings.LayerNorm.bias")->name, "module.bert.embeddings.LayerNorm.beta") == 0);
+  CHECK(strcmp(prior_ckpt_names_find(m, "embeddings.LayerNorm.bias")->name, "module.bert.embeddings.LayerNorm.beta") ==
+        0);
   CHECK_OK(prior_ckpt_names_drop_prefix(m, "cls.", &changed));
   CHECK(changed == 1 && !has(m, "cls.predictions.bias"));
   CHECK_OK(prior_ckpt_names_drop_prefix(m, "fc.", &changed));
@@ -96,7 +97,8 @@ static void test_match(void) {
                            rec("extra", 1, 1, 0)};
   prior_ckpt_names *m = NULL;
   CHECK_OK(prior_ckpt_names_new(t, 4, &m));
-  prior_ckpt_expect want[] = {{"a.weight", 2, {3, 4}}, {"a.bias", 1, {3}}, {"b.weight", 2, {3, 4}}, {"c.weight", 1, {2}}};
+  prior_ckpt_expect want[] = {
+      {"a.weight", 2, {3, 4}}, {"a.bias", 1, {3}}, {"b.weight", 2, {3, 4}}, {"c.weight", 1, {2}}};
   prior_ckpt_match *r = NULL;
   CHECK_OK(prior_ckpt_match_check(want, 4, m, 1, "file x.pt", &r));
   CHECK(prior_ckpt_match_missing_count(r) == 1 && strcmp(prior_ckpt_match_missing(r, 0), "c.weight") == 0);
@@ -133,7 +135,8 @@ static void test_match(void) {
     many[i] = (prior_ckpt_expect){names[i], 0, {0}};
   }
   CHECK_OK(prior_ckpt_names_new(NULL, 0, &m));
-  CHECK_ERR(prior_ckpt_match_check(many, 10, m, 0, "model", &r), PRIOR_ERR_FORMAT, "10 missing (p0, p1, p2, p3, p4, p5 and 4 more)");
+  CHECK_ERR(prior_ckpt_match_check(many, 10, m, 0, "model", &r), PRIOR_ERR_FORMAT,
+            "10 missing (p0, p1, p2, p3, p4, p5 and 4 more)");
   CHECK_OK(prior_ckpt_match_new(many, 10, m, &r));
   CHECK(strstr(prior_ckpt_match_summary(r), "missing: p9\n") != NULL);
   prior_ckpt_match_free(r);

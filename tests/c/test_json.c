@@ -42,7 +42,8 @@ static void test_values(void) {
   char big[8192];
   size_t n = 0;
   n += (size_t)snprintf(big + n, sizeof big - n, "{");
-  for (int k = 0; k < 300; k++) n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\":%d", k ? "," : "", 299 - k, k);
+  for (int k = 0; k < 300; k++)
+    n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\":%d", k ? "," : "", 299 - k, k);
   snprintf(big + n, sizeof big - n, "}");
   doc = parse(big);
   for (int k = 0; k < 300; k += 7) {
@@ -72,8 +73,9 @@ static void test_numbers(void) {
 }
 
 static void test_strings(void) {
-  prior_json_doc *doc = parse("[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\", \"\\u00e9\\u4e2d\", \"\\ud83d\\ude00\", \"x\\u0000y\","
-                              " \"\xc3\xa9\xf0\x9f\x98\x80\"]");
+  prior_json_doc *doc = parse(
+      "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\", \"\\u00e9\\u4e2d\", \"\\ud83d\\ude00\", \"x\\u0000y\","
+      " \"\xc3\xa9\xf0\x9f\x98\x80\"]");
   const prior_json *a = prior_json_root(doc);
   CHECK(strcmp(prior_json_string(prior_json_at(a, 0)), "a\"b\\c/d\b\f\n\r\t") == 0);
   CHECK(strcmp(prior_json_string(prior_json_at(a, 1)), "\xc3\xa9\xe4\xb8\xad") == 0);

@@ -53,7 +53,8 @@ static void check_table(const prior_safetensors *st, const char *what) {
   }
   CHECK(prior_safetensors_find(st, "nope") == NULL);
   CHECK(prior_safetensors_metadata_count(st) == 2);
-  CHECK(prior_safetensors_metadata_get(st, "format") && strcmp(prior_safetensors_metadata_get(st, "format"), "pt") == 0);
+  CHECK(prior_safetensors_metadata_get(st, "format") &&
+        strcmp(prior_safetensors_metadata_get(st, "format"), "pt") == 0);
   CHECK(prior_safetensors_metadata_get(st, "note") &&
         strcmp(prior_safetensors_metadata_get(st, "note"), "caf\xc3\xa9") == 0);
   CHECK(prior_safetensors_metadata_get(st, "absent") == NULL);

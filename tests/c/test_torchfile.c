@@ -109,7 +109,8 @@ static void test_views_and_roots(void) {
   CHECK(prior_torchfile_find(tf, "model.1.num_batches_tracked") != NULL);
   prior_torchfile_close(tf);
   CHECK_ERR(prior_torchfile_open(FIXTURES "lightning.pt", "nope", &tf), PRIOR_ERR_FORMAT, "no dict under key \"nope\"");
-  CHECK_ERR(prior_torchfile_open(FIXTURES "lightning.pt", "epoch", &tf), PRIOR_ERR_FORMAT, "no dict under key \"epoch\"");
+  CHECK_ERR(prior_torchfile_open(FIXTURES "lightning.pt", "epoch", &tf), PRIOR_ERR_FORMAT,
+            "no dict under key \"epoch\"");
 }
 
 static void test_refusals(void) {
@@ -180,7 +181,8 @@ static void pickle_case(const char *bytes, size_t n, const char *needle) {
 
 static void test_pickle_vm(void) {
   /* Protocol 4 style: FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL refused by name. */
-  static const char stack_global[] = "\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93.";
+  static const char stack_global[] =
+      "\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93.";
   pickle_case(stack_global, sizeof stack_global - 1, "refusing to load global posix.system");
   static const char builtins_eval[] = "\x80\x02" "cbuiltins\neval\n" "X\x03\x00\x00\x00" "1+1" "\x85R.";
   pickle_case(builtins_eval, sizeof builtins_eval - 1, "refusing to load global builtins.eval");
