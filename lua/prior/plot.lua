@@ -160,7 +160,7 @@ local EXT_OF_TERM = {png = 'png', pdf = 'pdf', svg = 'svg', dumb = 'txt'}
 local counter = 0
 
 local function mkdir_p(dir)
-  os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
+  os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null")
 end
 
 local function exists(path)
@@ -221,15 +221,23 @@ function Figure:begin()
   return p
 end
 
+-- Points gnuplot at the output, in a round trip of its own: if the file cannot be opened, gnuplot
+-- would otherwise draw the plot on stdout.
+local function open_output(p, term, file, opts, fig)
+  echo(p:send({'reset', terminal_cmd(term, opts, fig), file and 'set output ' .. q(file) or 'set output'}))
+end
+
 -- Runs one plot's commands, wrapped in terminal and output handling (unless inside a multiplot, whose
 -- panels share the output). Returns the output file.
 function Figure:finish(cmds, opts, kind)
-  local batch = {'reset'}
-  local term, file
-  if not self.in_multiplot then
+  local batch = {}
+  local file
+  if self.in_multiplot then
+    batch[1] = 'reset'
+  else
+    local term
     term, file = self:output(opts, kind)
-    batch[#batch + 1] = terminal_cmd(term, opts, self)
-    batch[#batch + 1] = file and 'set output ' .. q(file) or 'set output'
+    open_output(self.proc, term, file, opts, self)
   end
   for _, c in ipairs(cmds) do batch[#batch + 1] = c end
   if not self.in_multiplot then batch[#batch + 1] = 'unset output' end
@@ -653,9 +661,9 @@ function Figure:multiplot(rows, cols, opts, fn)
   if self.in_multiplot then error('plot: multiplots do not nest', 0) end
   local p = self:begin()
   local term, file = self:output(opts, 'grid')
-  p:send({'reset', terminal_cmd(term, opts, self), file and 'set output ' .. q(file) or 'set output',
-          string.format('set multiplot layout %d,%d%s', rows, cols,
-                        opts.title and ' title ' .. q(opts.title) .. ' font ",13"' or '')})
+  open_output(p, term, file, opts, self)
+  p:send(string.format('set multiplot layout %d,%d%s', rows, cols,
+                       opts.title and ' title ' .. q(opts.title) .. ' font ",13"' or ''))
   self.in_multiplot = true
   local ok, err = pcall(fn, self)
   self.in_multiplot = false
