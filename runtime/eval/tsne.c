@@ -78,42 +78,53 @@ static double sum_rows(const double *v, int64_t n) {
   return s;
 }
 
-/* Exact gradient over the full P; returns KL when want_kl. rowbuf [n] is scratch. */
+/* Exact gradient over the full P in one vectorised pass per row: attraction, repulsion and the row's
+ * share of Z together (the diagonal adds w_ii = 1 to Z and nothing else, so it is taken out after).
+ * soa [3 * n] doubles and att/rep [n * dims] and rowbuf [n] are scratch. Returns KL when want_kl. */
 static double grad_exact(const double *p, const double *y, int64_t n, int dims, double exag, int threads,
-                         double *grad, double *rowbuf, int want_kl) {
+                         double *grad, double *soa, double *att, double *rep, double *rowbuf, int want_kl) {
+  double *yx = soa, *yy = soa + n, *yz = soa + 2 * n;
+  for (int64_t i = 0; i < n; i++) {
+    yx[i] = y[i * dims];
+    yy[i] = y[i * dims + 1];
+    yz[i] = dims == 3 ? y[i * dims + 2] : 0.0;
+  }
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    const double *yi = y + i * dims;
-    double z = 0.0;
+    const double px = yx[i], py = yy[i], pz = yz[i];
+    const double *pi = p + i * n;
+    double ax = 0, ay = 0, az = 0, rx = 0, ry = 0, rz = 0, z = 0;
+#pragma omp simd reduction(+ : ax, ay, az, rx, ry, rz, z)
     for (int64_t j = 0; j < n; j++) {
-      if (j == i) continue;
-      double d2 = 0.0;
-      for (int k = 0; k < dims; k++) d2 += (yi[k] - y[j * dims + k]) * (yi[k] - y[j * dims + k]);
-      z += 1.0 / (1.0 + d2);
+      double dx = px - yx[j], dy = py - yy[j], dz = pz - yz[j];
+      double w = 1.0 / (1.0 + dx * dx + dy * dy + dz * dz);
+      double pw = pi[j] * w, ww = w * w;
+      ax += pw * dx, ay += pw * dy, az += pw * dz;
+      rx += ww * dx, ry += ww * dy, rz += ww * dz;
+      z += w;
     }
-    rowbuf[i] = z;
+    double a[3] = {ax, ay, az}, r[3] = {rx, ry, rz};
+    for (int k = 0; k < dims; k++) {
+      att[i * dims + k] = a[k];
+      rep[i * dims + k] = r[k];
+    }
+    rowbuf[i] = z - 1.0;
   }
   const double inv_z = 1.0 / sum_rows(rowbuf, n);
+  for (int64_t t = 0; t < n * dims; t++) grad[t] = 4.0 * (exag * att[t] - rep[t] * inv_z);
+  if (!want_kl) return 0.0;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    const double *yi = y + i * dims;
-    double g[3] = {0, 0, 0}, kl = 0.0;
+    double kl = 0.0;
     for (int64_t j = 0; j < n; j++) {
       if (j == i) continue;
-      double diff[3] = {0, 0, 0}, d2 = 0.0;
-      for (int k = 0; k < dims; k++) {
-        diff[k] = yi[k] - y[j * dims + k];
-        d2 += diff[k] * diff[k];
-      }
-      double w = 1.0 / (1.0 + d2), pij = exag * p[i * n + j], q = w * inv_z;
-      double m = (pij - q) * w;
-      for (int k = 0; k < dims; k++) g[k] += m * diff[k];
-      if (want_kl) kl += pij * log((pij > TSNE_EPS_EXACT ? pij : TSNE_EPS_EXACT) / (q > TSNE_EPS_EXACT ? q : TSNE_EPS_EXACT));
+      double dx = yx[i] - yx[j], dy = yy[i] - yy[j], dz = yz[i] - yz[j];
+      double q = inv_z / (1.0 + dx * dx + dy * dy + dz * dz), pij = exag * p[i * n + j];
+      kl += pij * log((pij > TSNE_EPS_EXACT ? pij : TSNE_EPS_EXACT) / (q > TSNE_EPS_EXACT ? q : TSNE_EPS_EXACT));
     }
-    for (int k = 0; k < dims; k++) grad[i * dims + k] = 4.0 * g[k];
     rowbuf[i] = kl;
   }
-  return want_kl ? sum_rows(rowbuf, n) : 0.0;
+  return sum_rows(rowbuf, n);
 }
 
 /* Attraction sum_j p_ij w_ij (y_i - y_j) over the sparse P for every point, in single precision (as
@@ -247,19 +258,22 @@ prior_status prior_tsne_f64(const double *x, int64_t n, int64_t d, const prior_t
   tsne_tree *tree = NULL;
   double *grad = NULL, *upd = NULL, *gains = NULL, *neg = NULL, *att = NULL, *rowbuf = NULL;
   float *soa = NULL;
+  double *soa_d = NULL;
   prior_status s = PRIOR_OK;
   if (exact) {
     pfull = malloc(sizeof(double) * (size_t)(n * n));
     if (!pfull) return prior_error_set(PRIOR_ERR_MEMORY, "tsne: out of memory for %lld x %lld affinities", (long long)n, (long long)n);
     s = tsne_affinities_exact(x, n, d, opt->perplexity, threads, pfull);
+    soa_d = malloc(sizeof(double) * (size_t)(3 * n));
   } else {
     s = tsne_affinities_sparse(x, n, d, opt->perplexity, threads, &psparse);
     tree = tsne_tree_new(dims);
-    neg = malloc(sizeof(double) * (size_t)(n * dims));
-    att = malloc(sizeof(double) * (size_t)(n * dims));
     soa = malloc(sizeof(float) * (size_t)(n * dims));
-    if (s == PRIOR_OK && (!tree || !neg || !att || !soa)) s = prior_error_set(PRIOR_ERR_MEMORY, "tsne: out of memory for the tree");
   }
+  neg = malloc(sizeof(double) * (size_t)(n * dims));
+  att = malloc(sizeof(double) * (size_t)(n * dims));
+  if (s == PRIOR_OK && (!neg || !att || (exact ? !soa_d : (!tree || !soa))))
+    s = prior_error_set(PRIOR_ERR_MEMORY, "tsne: out of memory for the gradient of %lld points", (long long)n);
   double t1 = omp_get_wtime();
   if (stats) stats->seconds_affinities = t1 - t0;
   if (s == PRIOR_OK) s = init_embedding(x, n, d, opt, threads, y);
@@ -280,7 +294,7 @@ prior_status prior_tsne_f64(const double *x, int64_t n, int64_t d, const prior_t
     const double exag = early ? opt->early_exaggeration : 1.0, momentum = early ? 0.5 : 0.8;
     const int last = it == opt->n_iter - 1;
     const int want_kl = last || (opt->kl_every > 0 && (it + 1) % opt->kl_every == 0);
-    if (exact) kl = grad_exact(pfull, y, n, dims, exag, threads, grad, rowbuf, want_kl);
+    if (exact) kl = grad_exact(pfull, y, n, dims, exag, threads, grad, soa_d, att, neg, rowbuf, want_kl);
     else s = grad_bh(&psparse, tree, y, n, dims, exag, opt->theta, threads, grad, neg, att, soa, rowbuf, want_kl, &kl);
     if (s != PRIOR_OK) break;
     /* Gains grow where the gradient keeps its direction against the last step, shrink otherwise. */
@@ -304,7 +318,7 @@ prior_status prior_tsne_f64(const double *x, int64_t n, int64_t d, const prior_t
       stats->kl_trace[stats->kl_trace_len++] = kl;
     if (last && early) { /* the run ended inside the exaggeration phase: report the plain KL */
       double dummy = NAN;
-      if (exact) kl = grad_exact(pfull, y, n, dims, 1.0, threads, grad, rowbuf, 1);
+      if (exact) kl = grad_exact(pfull, y, n, dims, 1.0, threads, grad, soa_d, att, neg, rowbuf, 1);
       else s = grad_bh(&psparse, tree, y, n, dims, 1.0, opt->theta, threads, grad, neg, att, soa, rowbuf, 1, &dummy), kl = dummy;
     }
   }
@@ -316,7 +330,7 @@ prior_status prior_tsne_f64(const double *x, int64_t n, int64_t d, const prior_t
   free(pfull);
   tsne_sparse_free(&psparse);
   tsne_tree_free(tree);
-  free(grad), free(upd), free(gains), free(neg), free(att), free(soa), free(rowbuf);
+  free(grad), free(upd), free(gains), free(neg), free(att), free(soa), free(soa_d), free(rowbuf);
   return s;
 }
 

@@ -9,14 +9,26 @@
 
 #include "eval/tsne_internal.h"
 
-static double sq_dist(const double *a, const double *b, int64_t d) {
-  double s = 0.0;
-#pragma omp simd reduction(+ : s)
+/* Squared distances between rows a[0..3] and b[0..3] in one pass over the d columns: 16 running sums
+ * share each loaded value four times, which is what makes brute-force kNN on wide inputs fast. */
+static void dist_4x4(const double *const a[4], const double *const b[4], int64_t d, double out[16]) {
+  const double *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+  const double *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
+  double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+  double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+#pragma omp simd reduction(+ : s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
   for (int64_t k = 0; k < d; k++) {
-    double t = a[k] - b[k];
-    s += t * t;
+    double x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
+    double y0 = b0[k], y1 = b1[k], y2 = b2[k], y3 = b3[k];
+#define TSNE_SQ(s, u, v) s += ((u) - (v)) * ((u) - (v))
+    TSNE_SQ(s00, x0, y0); TSNE_SQ(s01, x0, y1); TSNE_SQ(s02, x0, y2); TSNE_SQ(s03, x0, y3);
+    TSNE_SQ(s10, x1, y0); TSNE_SQ(s11, x1, y1); TSNE_SQ(s12, x1, y2); TSNE_SQ(s13, x1, y3);
+    TSNE_SQ(s20, x2, y0); TSNE_SQ(s21, x2, y1); TSNE_SQ(s22, x2, y2); TSNE_SQ(s23, x2, y3);
+    TSNE_SQ(s30, x3, y0); TSNE_SQ(s31, x3, y1); TSNE_SQ(s32, x3, y2); TSNE_SQ(s33, x3, y3);
+#undef TSNE_SQ
   }
-  return s;
+  out[0] = s00, out[1] = s01, out[2] = s02, out[3] = s03, out[4] = s10, out[5] = s11, out[6] = s12, out[7] = s13;
+  out[8] = s20, out[9] = s21, out[10] = s22, out[11] = s23, out[12] = s30, out[13] = s31, out[14] = s32, out[15] = s33;
 }
 
 void tsne_calibrate_row(const double *d2, int64_t m, double perplexity, double *p) {
@@ -51,6 +63,20 @@ void tsne_calibrate_row(const double *d2, int64_t m, double perplexity, double *
 
 prior_status tsne_affinities_exact(const double *x, int64_t n, int64_t d, double perplexity, int threads,
                                    double *p) {
+  /* Squared distances first, into p itself, four rows by four at a time. */
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 2)
+  for (int64_t i0 = 0; i0 < n; i0 += 4) {
+    const double *a[4], *b[4];
+    for (int r = 0; r < 4; r++) a[r] = x + (i0 + r < n ? i0 + r : i0) * d;
+    for (int64_t j0 = 0; j0 < n; j0 += 4) {
+      for (int c = 0; c < 4; c++) b[c] = x + (j0 + c < n ? j0 + c : j0) * d;
+      double dist[16];
+      dist_4x4(a, b, d, dist);
+      for (int r = 0; r < 4 && i0 + r < n; r++)
+        for (int c = 0; c < 4 && j0 + c < n; c++) p[(i0 + r) * n + j0 + c] = dist[r * 4 + c];
+    }
+  }
+  /* Then each row's conditional affinities over the other n - 1 points. */
   prior_status status = PRIOR_OK;
 #pragma omp parallel num_threads(threads)
   {
@@ -65,7 +91,7 @@ prior_status tsne_affinities_exact(const double *x, int64_t n, int64_t d, double
       if (!d2 || !row) continue;
       int64_t m = 0;
       for (int64_t j = 0; j < n; j++)
-        if (j != i) d2[m++] = sq_dist(x + i * d, x + j * d, d);
+        if (j != i) d2[m++] = p[i * n + j];
       tsne_calibrate_row(d2, m, perplexity, row);
       m = 0;
       for (int64_t j = 0; j < n; j++) p[i * n + j] = j == i ? 0.0 : row[m++];
@@ -89,28 +115,6 @@ prior_status tsne_affinities_exact(const double *x, int64_t n, int64_t d, double
       p[i * n + j] = i == j ? 0.0 : (v > eps ? v : eps);
     }
   return PRIOR_OK;
-}
-
-/* Squared distances between rows a[0..3] and b[0..3] in one pass over the d columns: 16 running sums
- * share each loaded value four times, which is what makes brute-force kNN on wide inputs fast. */
-static void dist_4x4(const double *const a[4], const double *const b[4], int64_t d, double out[16]) {
-  const double *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-  const double *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
-  double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-  double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
-#pragma omp simd reduction(+ : s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
-  for (int64_t k = 0; k < d; k++) {
-    double x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
-    double y0 = b0[k], y1 = b1[k], y2 = b2[k], y3 = b3[k];
-#define TSNE_SQ(s, u, v) s += ((u) - (v)) * ((u) - (v))
-    TSNE_SQ(s00, x0, y0); TSNE_SQ(s01, x0, y1); TSNE_SQ(s02, x0, y2); TSNE_SQ(s03, x0, y3);
-    TSNE_SQ(s10, x1, y0); TSNE_SQ(s11, x1, y1); TSNE_SQ(s12, x1, y2); TSNE_SQ(s13, x1, y3);
-    TSNE_SQ(s20, x2, y0); TSNE_SQ(s21, x2, y1); TSNE_SQ(s22, x2, y2); TSNE_SQ(s23, x2, y3);
-    TSNE_SQ(s30, x3, y0); TSNE_SQ(s31, x3, y1); TSNE_SQ(s32, x3, y2); TSNE_SQ(s33, x3, y3);
-#undef TSNE_SQ
-  }
-  out[0] = s00, out[1] = s01, out[2] = s02, out[3] = s03, out[4] = s10, out[5] = s11, out[6] = s12, out[7] = s13;
-  out[8] = s20, out[9] = s21, out[10] = s22, out[11] = s23, out[12] = s30, out[13] = s31, out[14] = s32, out[15] = s33;
 }
 
 /* Max-heap on distance, keeping the k smallest seen. */
