@@ -137,7 +137,7 @@ function Process:send(commands)
     if exit or not ok then
       self.dead = true
       local msg = new:gsub('__prior_gnuplot_exit__ %d+%s*', '')
-      if msg:match('not found') and msg:match(M.program) then
+      if msg:find('not found', 1, true) and msg:find(M.program, 1, true) then
         error('gnuplot: cannot run ' .. M.program .. ' (is gnuplot installed?)', 0)
       end
       error(gnuplot_error(msg .. string.format('\n(gnuplot exited%s%s)', exit and ' with status ' .. exit or '',
