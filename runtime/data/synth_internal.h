@@ -91,8 +91,34 @@ typedef struct synth_image_job {
   int dicom;             /* 0 = JPEG, 1 = DICOM */
   synth_dicom_meta meta; /* strings point into the job's own storage below */
   char patient_id[80], study_uid[80], series_uid[80], sop_uid[80];
+  uint8_t *mask; /* when not NULL, receives the pneumothorax mask */
+  int tag;       /* the caller's own index */
 } synth_image_job;
 prior_status synth_write_images(synth_image_job *jobs, size_t n, int jpeg_quality);
+
+/* Jobs gathered in chunks (bounded memory), written in parallel, then handed in order to on_done. */
+typedef struct synth_queue {
+  synth_image_job *jobs;
+  uint8_t *masks;
+  size_t n, cap, px;
+  int quality;
+  prior_status (*on_done)(synth_image_job *job, void *ud);
+  void *ud;
+} synth_queue;
+prior_status synth_queue_init(synth_queue *q, int image_size, int quality, int masks,
+                              prior_status (*on_done)(synth_image_job *job, void *ud), void *ud);
+synth_image_job *synth_queue_next(synth_queue *q);   /* fill it, then commit */
+prior_status synth_queue_commit(synth_queue *q);      /* flushes when full */
+prior_status synth_queue_flush(synth_queue *q);
+void synth_queue_free(synth_queue *q);
+
+/* Checks a config for the tree writers. */
+prior_status synth_check_config(const prior_synth_config *cfg, const char *root);
+/* "xxxxxxxx-xxxxxxxx-..." style ids from a 64-bit key. */
+void synth_hex_id(char *buf, size_t cap, uint64_t seed, uint64_t key, int uuid);
+
+/* Calls fn on every template and word the report generator can write (for the vocabulary). */
+void synth_report_visit_strings(void (*fn)(const char *s, void *ud), void *ud);
 
 /* A DICOM UID made from a seed: "1.2.276.0.7230010.3.1.N.M...". */
 void synth_uid(char *buf, size_t cap, int level, uint64_t a, uint64_t b);

@@ -297,8 +297,9 @@ static void sample_geometry(synth_rng *r, prior_synth_truth *t) {
   float hc = cosf(t->heart_angle), hs = sinf(t->heart_angle);
   t->heart_rx = sqrtf(fmaxf(half * half - t->heart_ry * t->heart_ry * hs * hs, 0.01f)) / hc;
   t->heart_cx = synth_range(r, 0.06f, 0.1f) + 0.45f * (half - 0.29f);
-  /* The heart rests on the diaphragm: its lower half hides in the abdominal shadow. */
-  t->heart_cy = t->dome_top[1] + synth_range(r, 0.0f, 0.04f);
+  /* The heart rests on the diaphragm: its lower part hides in the abdominal shadow, its widest points
+   * (where the ratio is measured) stay just above the domes. */
+  t->heart_cy = t->dome_top[1] - synth_range(r, 0.03f, 0.07f);
   t->med_hw = synth_range(r, 0.085f, 0.11f);
   t->med_upper_hw = t->med_hw * synth_range(r, 0.85f, 1.0f);
   if (F[PRIOR_SYNTH_ENLARGED_CARDIOMEDIASTINUM].present)
