@@ -21,7 +21,7 @@ static int is_punct(int c) {
   return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
 }
 
-static void push(wordlist *l, const char *s, size_t n) {
+static void push_case(wordlist *l, const char *s, size_t n, int lower) {
   if (l->failed) return;
   if (l->n == l->cap) {
     int cap = l->cap ? 2 * l->cap : 512;
@@ -40,10 +40,12 @@ static void push(wordlist *l, const char *s, size_t n) {
   }
   memcpy(c, s, n);
   c[n] = 0;
-  for (char *p = c; *p; p++)
+  for (char *p = c; lower && *p; p++)
     if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
   l->w[l->n++] = c;
 }
+
+static void push(wordlist *l, const char *s, size_t n) { push_case(l, s, n, 0); }
 
 /* Splits a template into words, skipping {X} placeholders and punctuation (present as single tokens). */
 static void collect(const char *s, void *ud) {
@@ -60,7 +62,7 @@ static void collect(const char *s, void *ud) {
     }
     const char *e = p;
     while (*e && *e != ' ' && !is_punct((unsigned char)*e)) e++;
-    if (e - p > 1) push(l, p, (size_t)(e - p));
+    if (e - p > 1) push_case(l, p, (size_t)(e - p), 1);
     p = e;
   }
 }
