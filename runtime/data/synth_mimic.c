@@ -46,16 +46,19 @@ static const char *cell(int v) {
   return chexpert_value[2];
 }
 
+/* Date and time of a study (shifted into the future, as MIMIC's de-identification does). */
+typedef struct when {
+  int year, month, day, hh, mm, ss, ms;
+} when;
+
 static void metadata_row(synth_text *m, const char *dicom_id, long subject, long study, int view, int size,
-                         synth_rng *r) {
+                         const when *w, synth_rng *r) {
   const char *proc = view == PRIOR_SYNTH_AP ? "CHEST (PORTABLE AP)" : "CHEST (PA AND LAT)";
   const char *pos = view == PRIOR_SYNTH_AP ? "AP" : view == PRIOR_SYNTH_PA ? "PA" : "LATERAL";
   const char *code = view == PRIOR_SYNTH_AP ? "antero-posterior" : view == PRIOR_SYNTH_PA ? "postero-anterior" : "lateral";
   const char *orient = view == PRIOR_SYNTH_AP ? (synth_bern(r, 0.5f) ? "Recumbent" : "") : "Erect";
-  int year = 2110 + synth_int(r, 90), month = 1 + synth_int(r, 12), day = 1 + synth_int(r, 28);
-  int hh = synth_int(r, 24), mm = synth_int(r, 60), ss = synth_int(r, 60), ms = synth_int(r, 1000);
   synth_text_printf(m, "%s,%ld,%ld,%s,%s,%d,%d,%04d%02d%02d,%02d%02d%02d.%03d,%s,%s,%s\n", dicom_id, subject, study,
-                    proc, pos, size, size, year, month, day, hh, mm, ss, ms, proc, code, orient);
+                    proc, pos, size, size, w->year, w->month, w->day, w->hh, w->mm, w->ss, w->ms, proc, code, orient);
 }
 
 prior_status prior_synth_write_mimic(const prior_synth_config *cfg, const char *root) {
@@ -98,6 +101,8 @@ prior_status prior_synth_write_mimic(const prior_synth_config *cfg, const char *
       for (int l = 0; l < PRIOR_SYNTH_NUM_LABELS; l++) synth_text_printf(&chex, ",%s", cell(info.labels[l]));
       synth_text_printf(&chex, "\n");
 
+      when w = {2110 + synth_int(&r, 90), 1 + synth_int(&r, 12), 1 + synth_int(&r, 28), synth_int(&r, 24),
+                synth_int(&r, 60), synth_int(&r, 60), synth_int(&r, 1000)};
       /* Images: the frontal one, maybe a second frontal, maybe a lateral. */
       int views[3], nv = 0;
       views[nv++] = study.view;
@@ -117,7 +122,7 @@ prior_status prior_synth_write_mimic(const prior_synth_config *cfg, const char *
           s = prior_error_set(PRIOR_ERR_ARGUMENT, "synthetic MIMIC tree: root path too long: %s", root);
           break;
         }
-        metadata_row(&meta, dicom_id, subject_id, study_id, views[k], size, &r);
+        metadata_row(&meta, dicom_id, subject_id, study_id, views[k], size, &w, &r);
         synth_text_printf(&split, "%s,%ld,%ld,%s\n", dicom_id, study_id, subject_id, split_name);
         s = synth_queue_commit(&q);
       }

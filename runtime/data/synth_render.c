@@ -80,11 +80,12 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
   float thick = sqrtf(fmaxf(0.0f, 1.0f - q2));
 
   /* Pleural effusion: fluid layering at the base with a meniscus climbing the lateral wall. */
+  float fl = 0.0f;
   if (t->effusion_h[s] > 0.0f) {
     float h = t->effusion_h[s];
     float lat = clamp01((u - t->lung_cx[s]) * ls * c->inv_rx);
     float vf = c->cp_v[s] - h * (0.5f + 1.1f * lat * sqrtf(lat));
-    float fl = e_in * sstep(vf - 0.01f, vf + 0.05f + c->soft, v);
+    fl = e_in * sstep(vf - 0.01f, vf + 0.05f + c->soft, v);
     air *= 1.0f - fl;
   }
   /* Pleural thickening along the upper lateral wall and apex. */
@@ -128,7 +129,8 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
     float qc = sqrtf(cu * cu + cv * cv);
     float dist = (1.0f - qc) * rx * f; /* ~distance to the collapsed lung edge */
     float lung_in = inside(dist, c->soft) * inside((dome_v(t, s, uc) - vc) * f, c->soft);
-    p = field * (1.0f - med_in) * (1.0f - heart_in) * (1.0f - lung_in);
+    /* With fluid in the same pleural space the air lies above it (hydropneumothorax). */
+    p = field * (1.0f - med_in) * (1.0f - heart_in) * (1.0f - lung_in) * (1.0f - fl);
     float lw = fmaxf(0.006f, 0.7f * c->px);
     float line = clamp01(1.0f - fabsf(dist) / lw) * field * (1.0f - heart_in);
     *ptx = p;
