@@ -11,6 +11,9 @@
 
 #include "data/synth_internal.h"
 
+/* fmaxf/fminf without NaN handling: they stay inline instead of becoming library calls. */
+static inline float fmx(float a, float b) { return a > b ? a : b; }
+static inline float fmn(float a, float b) { return a < b ? a : b; }
 static inline float clamp01(float x) { return x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x; }
 static inline float sstep(float e0, float e1, float x) {
   float t = clamp01((x - e0) / (e1 - e0));
@@ -77,7 +80,7 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
   if (field > 0.5f) *field_px = 1;
   float air = field * (1.0f - med_in) * (1.0f - heart_in);
   if (air <= 0.0f && t->effusion_h[s] <= 0.0f) return 0.0f;
-  float thick = sqrtf(fmaxf(0.0f, 1.0f - q2));
+  float thick = sqrtf(fmx(0.0f, 1.0f - q2));
 
   /* Pleural effusion: fluid layering at the base with a meniscus climbing the lateral wall. */
   float fl = 0.0f;
@@ -116,7 +119,7 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
                           sinf((u - v) * 29.0f + c->phase[2]));
       qb += 0.35f * b->patchy * (n - 0.5f);
     }
-    float op = inside((1.0f - qb) * fminf(b->rx, b->ry), fmaxf(b->edge, c->soft)) * b->density;
+    float op = inside((1.0f - qb) * fmn(b->rx, b->ry), fmx(b->edge, c->soft)) * b->density;
     if (b->patchy > 0.0f) op *= 1.0f - 0.7f * b->patchy * (1.0f - n);
     air *= 1.0f - op;
   }
@@ -131,7 +134,7 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
     float lung_in = inside(dist, c->soft) * inside((dome_v(t, s, uc) - vc) * f, c->soft);
     /* With fluid in the same pleural space the air lies above it (hydropneumothorax). */
     p = field * (1.0f - med_in) * (1.0f - heart_in) * (1.0f - lung_in) * (1.0f - fl);
-    float lw = fmaxf(0.006f, 0.7f * c->px);
+    float lw = fmx(0.006f, 0.7f * c->px);
     float line = clamp01(1.0f - fabsf(dist) / lw) * field * (1.0f - heart_in);
     *ptx = p;
     *mark = air * (1.0f - p);
@@ -151,7 +154,7 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
   hw *= 1.0f - 0.1f * sstep(0.45f, 1.0f, v);
   float body = inside(hw - au, 2.0f * c->soft);
   float r = au / hw;
-  float b = body * (0.2f + 0.42f * sqrtf(fmaxf(0.0f, 1.0f - r * r)));
+  float b = body * (0.2f + 0.42f * sqrtf(fmx(0.0f, 1.0f - r * r)));
   /* Heart. */
   float hu0 = u - t->heart_cx, hv0 = v - t->heart_cy;
   float hu = (c->hc * hu0 + c->hs * hv0) / t->heart_rx, hv = (-c->hs * hu0 + c->hc * hv0) / t->heart_ry;
@@ -162,7 +165,7 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
   float med_in = inside(mhw - fabsf(u - 0.01f), c->soft) * inside(v - (t->body_top - 0.4f), c->soft);
   {
     float ku = u - (mhw + 0.015f), kv = v - (t->hilum_v - 0.26f);
-    med_in = fmaxf(med_in, inside(0.055f - sqrtf(ku * ku + kv * kv), c->soft));
+    med_in = fmx(med_in, inside(0.055f - sqrtf(ku * ku + kv * kv), c->soft));
   }
   /* Below the domes heart and mediastinum merge into the abdominal shadow. */
   float above = inside(0.5f * (t->dome_top[0] + t->dome_top[1]) + 0.05f - v, 0.06f);
@@ -174,7 +177,7 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
   if (au < 0.1f) {
     float sp = inside(0.062f - au, c->soft);
     b += sp * inside(v - t->body_top, 0.1f) *
-         (0.02f + 0.03f * bands(v * (1.0f / 0.085f) + c->phase[3], 0.8f, fmaxf(0.1f, c->px * 12.0f)));
+         (0.02f + 0.03f * bands(v * (1.0f / 0.085f) + c->phase[3], 0.8f, fmx(0.1f, c->px * 12.0f)));
   }
   /* Lungs. */
   float m0 = 0, m1 = 0, p0 = 0, p1 = 0;
@@ -201,7 +204,7 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
       if (w > 0.0f) {
         float tt = w / t->rib_spacing;
         if (t->fracture_v[si] != 0.0f && fabsf(v - t->fracture_v[si]) < 0.05f && au > 0.55f) tt += 0.35f;
-        float e = fmaxf(0.07f, c->px / t->rib_spacing);
+        float e = fmx(0.07f, c->px / t->rib_spacing);
         float rib = bands(tt, 0.36f, e) * sstep(0.0f, 0.02f, w) * sstep(0.05f, 0.25f, au);
         float w2 = v - 0.35f * (0.75f - au) - t->rib_top - 0.25f;
         float arib = w2 > 0.0f ? 0.35f * bands(w2 / (t->rib_spacing * 1.6f), 0.3f, e) : 0.0f;
@@ -231,7 +234,7 @@ static float lateral_pixel(const ctx *c, float u, float v, float *mark) {
   float bu = u / (0.78f * t->body_hw), bv = (v - 0.15f) / 1.15f;
   float bq = sqrtf(bu * bu + bv * bv);
   float body = inside((1.0f - bq) * 0.8f, 2.0f * c->soft);
-  float b = body * (0.35f + 0.3f * sqrtf(fmaxf(0.0f, 1.0f - bq * bq)));
+  float b = body * (0.35f + 0.3f * sqrtf(fmx(0.0f, 1.0f - bq * bq)));
   float dome = t->dome_top[0] + 0.05f + 0.12f * u + 0.5f * u * u;
   float lu = (u - 0.05f) / 0.58f, lv = (v - (t->lung_cy - 0.1f)) / (t->lung_ry * 0.9f);
   float lq = sqrtf(lu * lu + lv * lv);
@@ -239,7 +242,7 @@ static float lateral_pixel(const ctx *c, float u, float v, float *mark) {
   float hu = (u + 0.2f) / (t->heart_rx * 0.95f), hv = (v - (dome - t->heart_ry * 0.8f)) / t->heart_ry;
   float heart_in = inside((1.0f - sqrtf(hu * hu + hv * hv)) * t->heart_rx, c->soft);
   float air = field * (1.0f - heart_in);
-  float h = fmaxf(t->effusion_h[0], t->effusion_h[1]);
+  float h = fmx(t->effusion_h[0], t->effusion_h[1]);
   if (h > 0.0f) {
     float vf = dome - h * (0.6f + 0.9f * clamp01(u * 2.0f));
     air *= 1.0f - sstep(vf - 0.01f, vf + 0.05f, v) * clamp01(u * 3.0f + 0.5f);
@@ -252,13 +255,13 @@ static float lateral_pixel(const ctx *c, float u, float v, float *mark) {
     const prior_synth_blob *o = &t->blob[i];
     float ou = (u - (o->side ? 0.15f : -0.05f)) / o->rx, ov = (v - o->cy) / o->ry;
     float oq = sqrtf(ou * ou + ov * ov);
-    if (oq < 1.5f) air *= 1.0f - o->density * 0.8f * inside((1.0f - oq) * o->ry, fmaxf(o->edge, c->soft));
+    if (oq < 1.5f) air *= 1.0f - o->density * 0.8f * inside((1.0f - oq) * o->ry, fmx(o->edge, c->soft));
   }
   b -= 0.4f * air;
   b += 0.05f * heart_in;
   /* Spine: vertebral bodies behind the lungs. */
   float sp = inside(0.09f - fabsf(u - 0.62f), c->soft) * inside(0.95f - v, c->soft);
-  b += sp * (0.06f + 0.08f * bands(v * (1.0f / 0.1f) + c->phase[3], 0.8f, fmaxf(0.08f, c->px * 10.0f)));
+  b += sp * (0.06f + 0.08f * bands(v * (1.0f / 0.1f) + c->phase[3], 0.8f, fmx(0.08f, c->px * 10.0f)));
   /* Sternum. */
   b += 0.06f * inside(0.02f - fabsf(u + 0.55f + 0.1f * v), c->soft) * inside(0.35f - fabsf(v + 0.2f), c->soft);
   /* Arms raised over the upper chest. */
@@ -310,7 +313,7 @@ static void stroke(canvas *cv, const prior_synth_truth *t, float au, float av, f
     float w = (w0 + (w1 - w0) * k) * pxu;
     /* Lines thinner than a pixel keep their contrast-area: thinner, fainter. */
     float v = w < 1.0f ? val * w : val;
-    dab(cv, x, y, fmaxf(w, 1.0f), v);
+    dab(cv, x, y, fmx(w, 1.0f), v);
   }
 }
 
@@ -415,7 +418,7 @@ prior_status prior_synth_render_truth(const prior_synth_truth *t, float *image, 
   c.t = t;
   c.n = n;
   c.px = 2.0f / ((float)n * t->scale);
-  c.soft = fmaxf(0.01f, 1.2f * c.px);
+  c.soft = fmx(0.01f, 1.2f * c.px);
   c.inv_rx = 1.0f / t->lung_rx;
   c.inv_ry = 1.0f / t->lung_ry;
   for (int s = 0; s < 2; s++) {
@@ -428,7 +431,7 @@ prior_status prior_synth_render_truth(const prior_synth_truth *t, float *image, 
   for (int i = 0; i < t->nblobs; i++) {
     c.bc[i] = cosf(t->blob[i].angle);
     c.bs[i] = sinf(t->blob[i].angle);
-    c.breach[i] = fmaxf(t->blob[i].rx, t->blob[i].ry) + 2.0f * fmaxf(t->blob[i].edge, c.soft);
+    c.breach[i] = fmx(t->blob[i].rx, t->blob[i].ry) + 2.0f * fmx(t->blob[i].edge, c.soft);
   }
   c.hc = cosf(t->heart_angle);
   c.hs = sinf(t->heart_angle);
@@ -454,7 +457,7 @@ prior_status prior_synth_render_truth(const prior_synth_truth *t, float *image, 
   }
   canvas cv = {lines, n};
   if (!lateral) draw_vessels(&cv, t, &r);
-  for (size_t i = 0; i < npx; i++) image[i] += lines[i] * fminf(mark[i] * 1.6f, 1.0f);
+  for (size_t i = 0; i < npx; i++) image[i] += lines[i] * fmn(mark[i] * 1.6f, 1.0f);
   if (t->devices && !lateral) {
     memset(lines, 0, npx * sizeof(float));
     draw_devices(&cv, t);
