@@ -35,6 +35,7 @@ typedef struct ctx {
   float bc[PRIOR_SYNTH_MAX_BLOBS], bs[PRIOR_SYNTH_MAX_BLOBS], breach[PRIOR_SYNTH_MAX_BLOBS];
   float phase[4];
   float hc, hs; /* heart axis */
+  uint32_t noise_seed;
 } ctx;
 
 static float lat_sign(int s) { return s == 0 ? -1.0f : 1.0f; }
@@ -62,6 +63,26 @@ static float seg_dist(float u, float v, float au, float av, float bu, float bv) 
 static inline float bands(float t, float duty, float e) {
   float f = t - floorf(t);
   return clamp01((0.5f * duty - fabsf(f - 0.5f)) / e + 0.5f);
+}
+
+/* Value noise on a hashed lattice (bilinear), for the mottled texture of aerated lung. */
+static inline float lattice(uint32_t seed, int i, int j) {
+  uint32_t h = seed ^ ((uint32_t)i * 0x8da6b343u) ^ ((uint32_t)j * 0xd8163841u);
+  h ^= h >> 15;
+  h *= 0x2c1b3c6du;
+  h ^= h >> 12;
+  return (float)(h & 0xffff) * (1.0f / 65535.0f);
+}
+
+static inline float value_noise(uint32_t seed, float u, float v) {
+  float fu = floorf(u), fv = floorf(v);
+  int i = (int)fu, j = (int)fv;
+  float a = u - fu, b = v - fv;
+  a = a * a * (3.0f - 2.0f * a);
+  b = b * b * (3.0f - 2.0f * b);
+  float x0 = lattice(seed, i, j) + (lattice(seed, i + 1, j) - lattice(seed, i, j)) * a;
+  float x1 = lattice(seed, i, j + 1) + (lattice(seed, i + 1, j + 1) - lattice(seed, i, j + 1)) * a;
+  return x0 + (x1 - x0) * b;
 }
 
 /* One lung field's contribution: returns the brightness to subtract (air) and accumulates marks. */
@@ -142,7 +163,8 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
     return 0.45f * air * (0.6f + 0.4f * thick) + 0.12f * p - 0.14f * line - 0.05f * (1.0f - p) * field * (1.0f - f);
   }
   *mark = air;
-  return 0.45f * air * (0.6f + 0.4f * thick);
+  float tex = value_noise(c->noise_seed, u * 18.0f, v * 18.0f) - 0.5f;
+  return 0.45f * air * (0.6f + 0.4f * thick) * (1.0f + 0.25f * tex);
 }
 
 /* Brightness of one frontal pixel. */
@@ -150,11 +172,16 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
   const prior_synth_truth *t = c->t;
   float au = fabsf(u);
   /* Body: neck widening into the shoulders, thicker in the middle. */
-  float hw = t->neck_hw + (t->body_hw - t->neck_hw) * sstep(t->body_top - 0.15f, t->body_top + 0.12f, v);
+  float hw = t->neck_hw + (t->body_hw - t->neck_hw) * sstep(t->body_top - 0.22f, t->body_top + 0.22f, v);
   hw *= 1.0f - 0.1f * sstep(0.45f, 1.0f, v);
   float body = inside(hw - au, 2.0f * c->soft);
   float r = au / hw;
   float b = body * (0.2f + 0.42f * sqrtf(fmx(0.0f, 1.0f - r * r)));
+  /* Breast and pectoral soft tissue over the lower lateral lung fields. */
+  {
+    float bu = (au - 0.42f) * (1.0f / 0.32f), bv = (v - 0.28f) * (1.0f / 0.3f), d2 = bu * bu + bv * bv;
+    if (d2 < 1.0f) b += (t->female ? 0.09f : 0.04f) * (1.0f - d2) * body;
+  }
   /* Heart. */
   float hu0 = u - t->heart_cx, hv0 = v - t->heart_cy;
   float hu = (c->hc * hu0 + c->hs * hv0) / t->heart_rx, hv = (-c->hs * hu0 + c->hc * hv0) / t->heart_ry;
@@ -200,15 +227,15 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
     float cage = inside((1.0f - sqrtf(ru * ru + rv * rv)) * t->lung_rx, c->soft) * inside(au - 0.06f, c->soft);
     cage *= inside(dome_v(t, si, u) + 0.04f - v, 0.05f);
     if (cage > 0.0f) {
-      float w = v + 0.5f * au - 1.1f * au * au - t->rib_top;
+      float w = v + 0.7f * au - 1.4f * au * au - t->rib_top;
       if (w > 0.0f) {
-        float tt = w / t->rib_spacing;
+        float tt = w / t->rib_spacing * (1.0f - 0.12f * w); /* lower ribs lie further apart */
         if (t->fracture_v[si] != 0.0f && fabsf(v - t->fracture_v[si]) < 0.05f && au > 0.55f) tt += 0.35f;
         float e = fmx(0.07f, c->px / t->rib_spacing);
         float rib = bands(tt, 0.36f, e) * sstep(0.0f, 0.02f, w) * sstep(0.05f, 0.25f, au);
         float w2 = v - 0.35f * (0.75f - au) - t->rib_top - 0.25f;
         float arib = w2 > 0.0f ? 0.35f * bands(w2 / (t->rib_spacing * 1.6f), 0.3f, e) : 0.0f;
-        b += cage * (0.05f * rib + 0.025f * arib);
+        b += cage * (0.045f * rib + 0.025f * arib);
       }
     }
   }
@@ -433,6 +460,7 @@ prior_status prior_synth_render_truth(const prior_synth_truth *t, float *image, 
     c.bs[i] = sinf(t->blob[i].angle);
     c.breach[i] = fmx(t->blob[i].rx, t->blob[i].ry) + 2.0f * fmx(t->blob[i].edge, c.soft);
   }
+  c.noise_seed = (uint32_t)(t->seed >> 32);
   c.hc = cosf(t->heart_angle);
   c.hs = sinf(t->heart_angle);
   synth_rng r = synth_rng_make(t->seed, 0x7265ULL);
