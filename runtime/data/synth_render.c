@@ -21,14 +21,15 @@ static inline float sstep(float e0, float e1, float x) {
 }
 /* Coverage of the inside of an edge at signed distance d (positive inside), softness w. */
 static inline float inside(float d, float w) { return clamp01(d / w + 0.5f); }
+static inline float insidei(float d, float inv_w) { return clamp01(d * inv_w + 0.5f); }
 
 /* Precomputed per-image quantities. */
 typedef struct ctx {
   const prior_synth_truth *t;
   int n;
   float px;   /* one pixel in normalised units */
-  float soft; /* edge softness */
-  float inv_rx, inv_ry;
+  float soft, isoft; /* edge softness and its inverse */
+  float inv_rx, inv_ry, inv_hrx, inv_hry;
   float cp_v[2]; /* costophrenic angle height */
   float ptx_pu[2], ptx_pv[2];
   /* blobs, with their cos/sin */
@@ -94,9 +95,9 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
   float q2 = du * du + dv * dv;
   if (q2 > 1.6f) return 0.0f;
   float q = sqrtf(q2);
-  float e_in = inside((1.0f - q) * rx, c->soft);
+  float e_in = insidei((1.0f - q) * rx, c->isoft);
   float dome = dome_v(t, s, u);
-  float d_in = inside(dome - v, c->soft);
+  float d_in = insidei(dome - v, c->isoft);
   float field = e_in * d_in;
   if (field > 0.5f) *field_px = 1;
   float air = field * (1.0f - med_in) * (1.0f - heart_in);
@@ -114,7 +115,7 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
   }
   /* Pleural thickening along the upper lateral wall and apex. */
   if (t->pleural_thick[s] > 0.0f && v < t->lung_cy) {
-    float th = inside(t->pleural_thick[s] - (1.0f - q) * rx, c->soft);
+    float th = insidei(t->pleural_thick[s] - (1.0f - q) * rx, c->isoft);
     air *= 1.0f - 0.8f * th;
   }
   /* Edema: perihilar "bat wing" haze. */
@@ -140,7 +141,7 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
                           sinf((u - v) * 29.0f + c->phase[2]));
       qb += 0.35f * b->patchy * (n - 0.5f);
     }
-    float op = inside((1.0f - qb) * fmn(b->rx, b->ry), fmx(b->edge, c->soft)) * b->density;
+    float op = insidei((1.0f - qb) * fmn(b->rx, b->ry), fmx(b->edge, c->isoft)) * b->density;
     if (b->patchy > 0.0f) op *= 1.0f - 0.7f * b->patchy * (1.0f - n);
     air *= 1.0f - op;
   }
@@ -152,7 +153,7 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
     float cu = (uc - t->lung_cx[s]) * c->inv_rx, cv = (vc - t->lung_cy) * c->inv_ry;
     float qc = sqrtf(cu * cu + cv * cv);
     float dist = (1.0f - qc) * rx * f; /* ~distance to the collapsed lung edge */
-    float lung_in = inside(dist, c->soft) * inside((dome_v(t, s, uc) - vc) * f, c->soft);
+    float lung_in = insidei(dist, c->isoft) * insidei((dome_v(t, s, uc) - vc) * f, c->isoft);
     /* With fluid in the same pleural space the air lies above it (hydropneumothorax). */
     p = field * (1.0f - med_in) * (1.0f - heart_in) * (1.0f - lung_in) * (1.0f - fl);
     float lw = fmx(0.006f, 0.7f * c->px);
@@ -184,25 +185,25 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
   }
   /* Heart. */
   float hu0 = u - t->heart_cx, hv0 = v - t->heart_cy;
-  float hu = (c->hc * hu0 + c->hs * hv0) / t->heart_rx, hv = (-c->hs * hu0 + c->hc * hv0) / t->heart_ry;
+  float hu = (c->hc * hu0 + c->hs * hv0) * c->inv_hrx, hv = (-c->hs * hu0 + c->hc * hv0) * c->inv_hry;
   float hq = sqrtf(hu * hu + hv * hv);
-  float heart_in = inside((1.0f - hq) * t->heart_rx, c->soft);
+  float heart_in = insidei((1.0f - hq) * t->heart_rx, c->isoft);
   /* Mediastinum, with the aortic knob on the left. */
   float mhw = med_half_width(t, v);
-  float med_in = inside(mhw - fabsf(u - 0.01f), c->soft) * inside(v - (t->body_top - 0.4f), c->soft);
+  float med_in = insidei(mhw - fabsf(u - 0.01f), c->isoft) * insidei(v - (t->body_top - 0.4f), c->isoft);
   {
     float ku = u - (mhw + 0.015f), kv = v - (t->hilum_v - 0.26f);
-    med_in = fmx(med_in, inside(0.055f - sqrtf(ku * ku + kv * kv), c->soft));
+    med_in = fmx(med_in, insidei(0.055f - sqrtf(ku * ku + kv * kv), c->isoft));
   }
   /* Below the domes heart and mediastinum merge into the abdominal shadow. */
   float above = inside(0.5f * (t->dome_top[0] + t->dome_top[1]) + 0.05f - v, 0.06f);
   med_in *= above;
   b += (0.04f * heart_in + 0.06f * med_in) * above;
   /* Trachea: an air column down to the carina. */
-  b -= 0.09f * inside(0.028f - au, c->soft) * inside(t->hilum_v - 0.2f - v, 0.04f) * body;
+  b -= 0.09f * insidei(0.028f - au, c->isoft) * inside(t->hilum_v - 0.2f - v, 0.04f) * body;
   /* Spine, with vertebral bodies and darker disc spaces. */
   if (au < 0.1f) {
-    float sp = inside(0.062f - au, c->soft);
+    float sp = insidei(0.062f - au, c->isoft);
     b += sp * inside(v - t->body_top, 0.1f) *
          (0.02f + 0.03f * bands(v * (1.0f / 0.085f) + c->phase[3], 0.8f, fmx(0.1f, c->px * 12.0f)));
   }
@@ -224,7 +225,7 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
     float s = u < 0 ? 0 : 1;
     int si = (int)s;
     float ru = (u - t->lung_cx[si]) * c->inv_rx * 0.93f, rv = (v - t->lung_cy) * c->inv_ry * 0.97f;
-    float cage = inside((1.0f - sqrtf(ru * ru + rv * rv)) * t->lung_rx, c->soft) * inside(au - 0.06f, c->soft);
+    float cage = insidei((1.0f - sqrtf(ru * ru + rv * rv)) * t->lung_rx, c->isoft) * insidei(au - 0.06f, c->isoft);
     cage *= inside(dome_v(t, si, u) + 0.04f - v, 0.05f);
     if (cage > 0.0f) {
       float w = v + 0.7f * au - 1.4f * au * au - t->rib_top;
@@ -243,13 +244,13 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
   if (fabsf(v - t->clav_y) < 0.2f) {
     float ls = u < 0 ? -1.0f : 1.0f;
     float d = seg_dist(u, v, ls * 0.07f, t->clav_y + 0.05f, ls * 0.6f, t->clav_y - 0.05f);
-    b += 0.08f * inside(0.03f - d, c->soft);
+    b += 0.08f * insidei(0.03f - d, c->isoft);
   }
   /* Gastric bubble under the left hemidiaphragm. */
   if (t->gastric_bubble && t->effusion_h[1] <= 0.0f) {
     float gu = (u - t->lung_cx[1] - 0.02f) * (1.0f / 0.08f), gv = (v - t->dome_top[1] - 0.12f) * (1.0f / 0.045f);
     float gq = sqrtf(gu * gu + gv * gv);
-    b -= 0.12f * inside((1.0f - gq) * 0.045f, c->soft);
+    b -= 0.12f * insidei((1.0f - gq) * 0.045f, c->isoft);
   }
   *anat = hq < 1.0f ? 2 : field ? 1 : 0;
   return b;
@@ -265,9 +266,9 @@ static float lateral_pixel(const ctx *c, float u, float v, float *mark) {
   float dome = t->dome_top[0] + 0.05f + 0.12f * u + 0.5f * u * u;
   float lu = (u - 0.05f) / 0.58f, lv = (v - (t->lung_cy - 0.1f)) / (t->lung_ry * 0.9f);
   float lq = sqrtf(lu * lu + lv * lv);
-  float field = inside((1.0f - lq) * 0.58f, c->soft) * inside(dome - v, c->soft);
+  float field = insidei((1.0f - lq) * 0.58f, c->isoft) * insidei(dome - v, c->isoft);
   float hu = (u + 0.2f) / (t->heart_rx * 0.95f), hv = (v - (dome - t->heart_ry * 0.8f)) / t->heart_ry;
-  float heart_in = inside((1.0f - sqrtf(hu * hu + hv * hv)) * t->heart_rx, c->soft);
+  float heart_in = insidei((1.0f - sqrtf(hu * hu + hv * hv)) * t->heart_rx, c->isoft);
   float air = field * (1.0f - heart_in);
   float h = fmx(t->effusion_h[0], t->effusion_h[1]);
   if (h > 0.0f) {
@@ -282,15 +283,15 @@ static float lateral_pixel(const ctx *c, float u, float v, float *mark) {
     const prior_synth_blob *o = &t->blob[i];
     float ou = (u - (o->side ? 0.15f : -0.05f)) / o->rx, ov = (v - o->cy) / o->ry;
     float oq = sqrtf(ou * ou + ov * ov);
-    if (oq < 1.5f) air *= 1.0f - o->density * 0.8f * inside((1.0f - oq) * o->ry, fmx(o->edge, c->soft));
+    if (oq < 1.5f) air *= 1.0f - o->density * 0.8f * insidei((1.0f - oq) * o->ry, fmx(o->edge, c->isoft));
   }
   b -= 0.4f * air;
   b += 0.05f * heart_in;
   /* Spine: vertebral bodies behind the lungs. */
-  float sp = inside(0.09f - fabsf(u - 0.62f), c->soft) * inside(0.95f - v, c->soft);
+  float sp = insidei(0.09f - fabsf(u - 0.62f), c->isoft) * insidei(0.95f - v, c->isoft);
   b += sp * (0.06f + 0.08f * bands(v * (1.0f / 0.1f) + c->phase[3], 0.8f, fmx(0.08f, c->px * 10.0f)));
   /* Sternum. */
-  b += 0.06f * inside(0.02f - fabsf(u + 0.55f + 0.1f * v), c->soft) * inside(0.35f - fabsf(v + 0.2f), c->soft);
+  b += 0.06f * insidei(0.02f - fabsf(u + 0.55f + 0.1f * v), c->isoft) * insidei(0.35f - fabsf(v + 0.2f), c->isoft);
   /* Arms raised over the upper chest. */
   float au2 = (u + 0.1f) / 0.5f, av2 = (v + 0.85f) / 0.25f;
   b += 0.08f * inside(1.0f - sqrtf(au2 * au2 + av2 * av2), 0.3f);
@@ -446,8 +447,11 @@ prior_status prior_synth_render_truth(const prior_synth_truth *t, float *image, 
   c.n = n;
   c.px = 2.0f / ((float)n * t->scale);
   c.soft = fmx(0.01f, 1.2f * c.px);
+  c.isoft = 1.0f / c.soft;
   c.inv_rx = 1.0f / t->lung_rx;
   c.inv_ry = 1.0f / t->lung_ry;
+  c.inv_hrx = 1.0f / t->heart_rx;
+  c.inv_hry = 1.0f / t->heart_ry;
   for (int s = 0; s < 2; s++) {
     float du = t->lung_rx * 0.97f;
     c.cp_v[s] = t->dome_top[s] + t->dome_k * (du - 0.03f) * (du - 0.03f);
