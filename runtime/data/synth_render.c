@@ -110,7 +110,7 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
     float h = t->effusion_h[s];
     float lat = clamp01((u - t->lung_cx[s]) * ls * c->inv_rx);
     float vf = c->cp_v[s] - h * (0.5f + 1.1f * lat * sqrtf(lat));
-    fl = e_in * sstep(vf - 0.01f, vf + 0.05f + c->soft, v);
+    fl = sstep(vf - 0.01f, vf + 0.05f + c->soft, v);
     air *= 1.0f - fl;
   }
   /* Pleural thickening along the upper lateral wall and apex. */
@@ -137,9 +137,9 @@ static float lung_side(const ctx *c, int s, float u, float v, float heart_in, fl
     if (qb > 1.8f) continue;
     float n = 0.5f;
     if (b->patchy > 0.0f) { /* irregular border and mottled inside */
-      n = 0.5f + 0.25f * (sinf(u * 47.0f + c->phase[0]) * sinf(v * 53.0f + c->phase[1]) +
-                          sinf((u - v) * 29.0f + c->phase[2]));
-      qb += 0.35f * b->patchy * (n - 0.5f);
+      n = 0.65f * value_noise(c->noise_seed + 17u, u * 22.0f, v * 22.0f) +
+          0.35f * value_noise(c->noise_seed + 29u, u * 45.0f, v * 45.0f);
+      qb += 0.5f * b->patchy * (n - 0.5f);
     }
     float op = insidei((1.0f - qb) * fmn(b->rx, b->ry), fmx(b->edge, c->isoft)) * b->density;
     if (b->patchy > 0.0f) op *= 1.0f - 0.7f * b->patchy * (1.0f - n);
@@ -256,24 +256,32 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
   return b;
 }
 
-/* Lateral view: profile of the chest, anterior to the image left, spine on the right. */
+/* Lateral view: profile of the chest, anterior to the image left, spine on the right: the lungs fill a rounded
+ * box above the domes (which slope down to the back), the heart sits anterior and low, vertebral bodies
+ * stack behind. Findings show where a lateral film shows them: fluid in the posterior sulcus, haze about
+ * the hila, opacities over the lung. */
 static float lateral_pixel(const ctx *c, float u, float v, float *mark) {
   const prior_synth_truth *t = c->t;
-  float bu = u / (0.78f * t->body_hw), bv = (v - 0.15f) / 1.15f;
-  float bq = sqrtf(bu * bu + bv * bv);
-  float body = inside((1.0f - bq) * 0.8f, 2.0f * c->soft);
-  float b = body * (0.35f + 0.3f * sqrtf(fmx(0.0f, 1.0f - bq * bq)));
-  float dome = t->dome_top[0] + 0.05f + 0.12f * u + 0.5f * u * u;
-  float lu = (u - 0.05f) / 0.58f, lv = (v - (t->lung_cy - 0.1f)) / (t->lung_ry * 0.9f);
-  float lq = sqrtf(lu * lu + lv * lv);
-  float field = insidei((1.0f - lq) * 0.58f, c->isoft) * insidei(dome - v, c->isoft);
-  float hu = (u + 0.2f) / (t->heart_rx * 0.95f), hv = (v - (dome - t->heart_ry * 0.8f)) / t->heart_ry;
-  float heart_in = insidei((1.0f - sqrtf(hu * hu + hv * hv)) * t->heart_rx, c->isoft);
+  /* Body: a rounded box (superellipse), arms raised over the upper part. */
+  float bu = (u - 0.03f) / (1.02f * t->body_hw), bv = (v - 0.1f) / 1.25f;
+  float b2 = bu * bu, v2 = bv * bv;
+  float bq = sqrtf(sqrtf(b2 * b2 + v2 * v2));
+  float body = insidei((1.0f - bq) * 0.8f, 0.5f * c->isoft);
+  float b = body * (0.32f + 0.3f * sqrtf(fmx(0.0f, 1.0f - b2)));
+  float dome = t->dome_top[0] + 0.08f + 0.22f * u + 0.3f * u * u;
+  /* Lung field: rounded box from the retrosternal space to the posterior ribs. */
+  float lu = (u + 0.01f) / 0.62f, lv = (v - (t->lung_cy - 0.1f)) / t->lung_ry;
+  float l2 = lu * lu, m2 = lv * lv;
+  float lq = sqrtf(sqrtf(l2 * l2 + m2 * m2));
+  float field = insidei((1.0f - lq) * 0.5f, c->isoft) * insidei(dome - v, c->isoft);
+  float hr = t->heart_rx * 0.8f, hy = t->heart_ry * 0.9f;
+  float hu = (u + 0.48f - hr) / hr, hv = (v - (dome - hy * 0.45f)) / hy;
+  float heart_in = insidei((1.0f - sqrtf(hu * hu + hv * hv)) * hr, c->isoft);
   float air = field * (1.0f - heart_in);
   float h = fmx(t->effusion_h[0], t->effusion_h[1]);
-  if (h > 0.0f) {
-    float vf = dome - h * (0.6f + 0.9f * clamp01(u * 2.0f));
-    air *= 1.0f - sstep(vf - 0.01f, vf + 0.05f, v) * clamp01(u * 3.0f + 0.5f);
+  if (h > 0.0f) { /* fluid fills the posterior costophrenic sulcus first */
+    float vf = dome - h * (0.5f + 1.2f * clamp01(u * 2.0f + 0.2f));
+    air *= 1.0f - sstep(vf - 0.01f, vf + 0.05f, v);
   }
   if (t->edema > 0.0f) {
     float eu = (u - 0.05f) / 0.4f, ev = (v - t->hilum_v) / 0.45f, d2 = eu * eu + ev * ev;
@@ -281,20 +289,21 @@ static float lateral_pixel(const ctx *c, float u, float v, float *mark) {
   }
   for (int i = 0; i < t->nblobs; i++) {
     const prior_synth_blob *o = &t->blob[i];
-    float ou = (u - (o->side ? 0.15f : -0.05f)) / o->rx, ov = (v - o->cy) / o->ry;
+    float ou = (u - (o->side ? 0.12f : -0.02f)) / o->rx, ov = (v - o->cy) / o->ry;
     float oq = sqrtf(ou * ou + ov * ov);
-    if (oq < 1.5f) air *= 1.0f - o->density * 0.8f * insidei((1.0f - oq) * o->ry, fmx(o->edge, c->isoft));
+    if (oq < 1.5f) air *= 1.0f - o->density * 0.7f * inside((1.0f - oq) * o->ry, fmx(o->edge, c->soft));
   }
-  b -= 0.4f * air;
-  b += 0.05f * heart_in;
-  /* Spine: vertebral bodies behind the lungs. */
-  float sp = insidei(0.09f - fabsf(u - 0.62f), c->isoft) * insidei(0.95f - v, c->isoft);
-  b += sp * (0.06f + 0.08f * bands(v * (1.0f / 0.1f) + c->phase[3], 0.8f, fmx(0.08f, c->px * 10.0f)));
-  /* Sternum. */
-  b += 0.06f * insidei(0.02f - fabsf(u + 0.55f + 0.1f * v), c->isoft) * insidei(0.35f - fabsf(v + 0.2f), c->isoft);
-  /* Arms raised over the upper chest. */
-  float au2 = (u + 0.1f) / 0.5f, av2 = (v + 0.85f) / 0.25f;
-  b += 0.08f * inside(1.0f - sqrtf(au2 * au2 + av2 * av2), 0.3f);
+  float tex = value_noise(c->noise_seed, u * 16.0f, v * 16.0f) - 0.5f;
+  b -= 0.36f * air * (1.0f + 0.25f * tex);
+  b += 0.03f * heart_in * insidei(dome - v, c->isoft);
+  /* Vertebral bodies with disc spaces, and the posterior ribs' faint arcs. */
+  float sp = insidei(0.075f - fabsf(u - 0.5f), c->isoft) * insidei(0.95f - v, c->isoft);
+  b += sp * (0.03f + 0.07f * bands(v * (1.0f / 0.1f) + c->phase[3], 0.78f, fmx(0.06f, c->px * 10.0f)));
+  /* Sternum along the anterior chest wall. */
+  b += 0.05f * insidei(0.025f - fabsf(u + 0.56f + 0.08f * v), c->isoft) * insidei(0.4f - fabsf(v + 0.15f), c->isoft);
+  /* Arms raised in front of the upper chest. */
+  float au2 = (u + 0.05f) / 0.55f, av2 = (v + 0.8f) / 0.22f;
+  b += 0.06f * inside(1.0f - sqrtf(au2 * au2 + av2 * av2), 0.4f);
   *mark = air;
   return b;
 }
@@ -382,14 +391,14 @@ static void draw_vessels(canvas *cv, const prior_synth_truth *t, synth_rng *r) {
 static void draw_devices(canvas *cv, const prior_synth_truth *t) {
   int d = t->devices;
   float carina = t->hilum_v - 0.2f;
-  if (d & PRIOR_SYNTH_DEV_ET_TUBE) stroke(cv, t, 0.0f, -1.2f, 0.01f, -0.8f, 0.005f, carina - 0.12f, 0.014f, 0.014f, 0.32f);
+  if (d & PRIOR_SYNTH_DEV_ET_TUBE) stroke(cv, t, 0.0f, -1.2f, 0.01f, -0.8f, 0.005f, carina - 0.12f, 0.016f, 0.016f, 0.4f);
   if (d & PRIOR_SYNTH_DEV_NG_TUBE) {
     float sv = t->dome_top[1] + 0.15f;
-    stroke(cv, t, 0.03f, -1.2f, 0.04f, -0.3f, 0.05f, t->dome_top[1], 0.012f, 0.012f, 0.3f);
-    stroke(cv, t, 0.05f, t->dome_top[1], 0.1f, sv + 0.05f, t->lung_cx[1], sv, 0.012f, 0.012f, 0.3f);
+    stroke(cv, t, 0.03f, -1.2f, 0.04f, -0.3f, 0.05f, t->dome_top[1], 0.014f, 0.014f, 0.4f);
+    stroke(cv, t, 0.05f, t->dome_top[1], 0.1f, sv + 0.05f, t->lung_cx[1], sv, 0.014f, 0.014f, 0.4f);
   }
   if (d & PRIOR_SYNTH_DEV_CENTRAL_LINE)
-    stroke(cv, t, -0.34f, -1.05f, -0.14f, -0.62f, -0.05f, t->hilum_v - 0.02f, 0.011f, 0.011f, 0.3f);
+    stroke(cv, t, -0.34f, -1.05f, -0.14f, -0.62f, -0.05f, t->hilum_v - 0.02f, 0.013f, 0.013f, 0.4f);
   if (d & PRIOR_SYNTH_DEV_PACEMAKER) {
     float gu = 0.52f, gv = t->clav_y + 0.1f;
     for (int i = -3; i <= 3; i++) /* the generator: a rounded can */
