@@ -128,6 +128,10 @@ prior_status prior_synth_write_vocab(const char *path) {
   synth_text t = {0};
   for (int i = 0; i < l.n; i++) synth_text_printf(&t, "%s\n", l.w[i]);
   free_list(&l);
-  PRIOR_TRY(synth_mkdirs_parent(path));
+  prior_status st = synth_mkdirs_parent(path);
+  if (st != PRIOR_OK) {
+    synth_text_free(&t);
+    return st;
+  }
   return synth_text_write(&t, path);
 }
