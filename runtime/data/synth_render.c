@@ -190,7 +190,9 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
   float heart_in = insidei((1.0f - hq) * t->heart_rx, c->isoft);
   /* Mediastinum, with the aortic knob on the left. */
   float mhw = med_half_width(t, v);
-  float med_in = insidei(mhw - fabsf(u - 0.01f), c->isoft) * insidei(v - (t->body_top - 0.4f), c->isoft);
+  /* In the neck the mediastinal shadow thins out to the soft tissue around the trachea. */
+  float med_in = insidei(mhw - fabsf(u - 0.01f), c->isoft) *
+                 (0.3f + 0.7f * sstep(t->body_top - 0.25f, t->body_top + 0.1f, v));
   {
     float ku = u - (mhw + 0.015f), kv = v - (t->hilum_v - 0.26f);
     med_in = fmx(med_in, insidei(0.055f - sqrtf(ku * ku + kv * kv), c->isoft));

@@ -293,7 +293,7 @@ static void sample_geometry(synth_rng *r, prior_synth_truth *t) {
    * sqrt(rx^2 cos^2 + ry^2 sin^2) is what the ratio measures, so rx is solved from it. */
   float half = 0.5f * ctr * thorax;
   t->heart_angle = synth_range(r, 0.45f, 0.65f);
-  t->heart_ry = synth_range(r, 0.28f, 0.32f) + 0.3f * (half - 0.29f);
+  t->heart_ry = synth_range(r, 0.2f, 0.24f) + 0.25f * (half - 0.29f);
   float hc = cosf(t->heart_angle), hs = sinf(t->heart_angle);
   t->heart_rx = sqrtf(fmaxf(half * half - t->heart_ry * t->heart_ry * hs * hs, 0.01f)) / hc;
   t->heart_cx = synth_range(r, 0.06f, 0.1f) + 0.45f * (half - 0.29f);
