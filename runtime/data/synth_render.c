@@ -248,6 +248,12 @@ static float frontal_pixel(const ctx *c, float u, float v, float *mark, float *p
     float d = seg_dist(u, v, ls * 0.07f, t->clav_y + 0.05f, ls * 0.6f, t->clav_y - 0.05f);
     b += 0.08f * insidei(0.03f - d, c->isoft);
   }
+  /* AP films: the scapulae are not rotated out of the way and overlap the upper lateral lung fields. */
+  if (t->view == PRIOR_SYNTH_AP && v < 0.1f && au > 0.45f) {
+    float su = (au - 0.66f) * (1.0f / 0.13f), sv = (v + 0.3f) * (1.0f / 0.32f);
+    float sq = sqrtf(su * su + sv * sv);
+    b += 0.05f * insidei((1.0f - sq) * 0.13f, c->isoft) * (0.6f + 0.4f * clamp01(-su));
+  }
   /* Gastric bubble under the left hemidiaphragm. */
   if (t->gastric_bubble && t->effusion_h[1] <= 0.0f) {
     float gu = (u - t->lung_cx[1] - 0.02f) * (1.0f / 0.08f), gv = (v - t->dome_top[1] - 0.12f) * (1.0f / 0.045f);
