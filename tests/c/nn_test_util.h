@@ -46,6 +46,15 @@ static inline double max_diff_t(const prior_tensor *a, const prior_tensor *b) {
 /* A detached f32 copy of an f64 tensor. */
 static inline prior_tensor *to_f32(const prior_tensor *t) { return prior_tensor_to_dtype_raw(t, PRIOR_F32); }
 
+/* Backward from y with a gradient of ones (of y's dtype). */
+static inline prior_status backward_ones(prior_tensor *y) {
+  if (!y) return prior_error_code();
+  prior_tensor *g = prior_tensor_ones(y->ndim, y->shape, (prior_dtype)y->dtype, y->device);
+  prior_status s = prior_backward(y, g, 0);
+  prior_tensor_free(g);
+  return s;
+}
+
 static inline double item(const prior_tensor *t) {
   double v = NAN;
   if (t) prior_tensor_item(t, &v);

@@ -129,7 +129,7 @@ static void check_dropout(void) {
   prior_tensor *x = leaf_uniform(2, shape, 1, 2);
   prior_rng_seed(7);
   prior_tensor *y = prior_dropout(x, 0.25, 1);
-  CHECK_OK(prior_backward(y, prior_tensor_ones(2, shape, PRIOR_F64, prior_cpu()), 0));
+  CHECK_OK(backward_ones(y));
   double *yv = malloc(sizeof(double) * 4096), *xv = malloc(sizeof(double) * 4096), *gv = malloc(sizeof(double) * 4096);
   prior_tensor_to_f64_array(y, yv);
   prior_tensor_to_f64_array(x, xv);
@@ -185,7 +185,7 @@ static void check_embedding(void) {
     }
   CHECK(vals_ok);
   prior_tensor_zero_grad(w);
-  CHECK_OK(prior_backward(e, prior_tensor_ones(3, e->shape, PRIOR_F64, prior_cpu()), 0));
+  CHECK_OK(backward_ones(e));
   double g[24];
   prior_tensor_to_f64_array(w->grad, g);
   CHECK(g[1 * 4] == 2 && g[5 * 4 + 3] == 1 && g[0] == 1 && g[3 * 4] == 0 && g[3 * 4 + 2] == 0 && g[2 * 4] == 0);
@@ -198,7 +198,7 @@ static void check_embedding(void) {
   for (int64_t i = 0; i < nidx; i++) many[i] = (i * 7919) % 50, counts[many[i]]++;
   prior_tensor *mi = t_i64(many, 1, &nidx);
   prior_tensor *eb = prior_embedding(wb, mi, -1);
-  CHECK_OK(prior_backward(eb, prior_tensor_ones(2, eb->shape, PRIOR_F32, prior_cpu()), 0));
+  CHECK_OK(backward_ones(eb));
   int counts_ok = 1;
   for (int64_t r = 0; r < 50; r++)
     for (int64_t k = 0; k < 256; k += 51) {
