@@ -63,6 +63,14 @@ int main(void) {
   prior_tensor *gy64 = prior_tensor_full(3, shape, 0.25, PRIOR_F64, prior_cpu());
   CHECK_OK(prior_backward(y64, gy64, 0));
   CHECK(max_diff_t(xf->grad, xs->grad) < 1e-5 && max_diff_t(wf->grad, w1->grad) < 1e-5);
+  /* a long f32 row (the vectorised path, with a tail) against f64 */
+  {
+    prior_tensor *ld = leaf_uniform(2, (int64_t[]){4, 77}, -3, 5);
+    prior_tensor *lf = to_f32(ld);
+    prior_tensor *yd = prior_layer_norm(ld, 1, NULL, NULL, 1e-12), *yl = prior_layer_norm(lf, 1, NULL, NULL, 1e-12);
+    CHECK_MSG(max_diff_t(yl, yd) < 2e-6, "long-row layer_norm f32 vs f64: %g", max_diff_t(yl, yd));
+    prior_free_all(4, ld, lf, yd, yl);
+  }
   /* PyTorch fixture, eps 1e-12, a row with mean 1000 and spread 7e-4 */
   int64_t ls[2] = {3, 8}, l8 = 8;
   prior_tensor *lx = t_f64(ln_x, 2, ls, 1), *lw = t_f64(ln_w, 1, &l8, 1), *lb = t_f64(ln_b, 1, &l8, 1);

@@ -70,6 +70,23 @@ static void check_cross_entropy(void) {
   CHECK_OK(prior_backward(cef, NULL, 0));
   CHECK_OK(prior_backward(ced, NULL, 0));
   CHECK(max_diff_t(xf->grad, xs->grad) < 1e-6);
+  /* long f32 rows (the vectorised path, with a tail) against f64, forward and backward */
+  {
+    prior_tensor *ld = leaf_uniform(2, (int64_t[]){16, 45}, -20, 20);
+    prior_tensor *lf = to_f32(ld);
+    prior_tensor_set_requires_grad(lf, 1);
+    int64_t tv16[16];
+    for (int i = 0; i < 16; i++) tv16[i] = i == 5 ? -100 : (i * 7) % 45;
+    prior_tensor *t16 = t_i64(tv16, 1, (int64_t[]){16});
+    prior_tensor *ed = prior_cross_entropy(ld, t16, PRIOR_REDUCTION_SUM, -100, 0.2);
+    prior_tensor *ef = prior_cross_entropy(lf, t16, PRIOR_REDUCTION_SUM, -100, 0.2);
+    CHECK_MSG(fabs(item(ef) - item(ed)) < 1e-4 * fabs(item(ed)), "long-row cross_entropy f32 %g vs f64 %g", item(ef),
+              item(ed));
+    CHECK_OK(prior_backward(ed, NULL, 0));
+    CHECK_OK(prior_backward(ef, NULL, 0));
+    CHECK_MSG(max_diff_t(lf->grad, ld->grad) < 1e-5, "long-row cross_entropy grad: %g", max_diff_t(lf->grad, ld->grad));
+    prior_free_all(5, ld, lf, t16, ed, ef);
+  }
   /* PyTorch fixtures: ignore_index together with label smoothing, each reduction, and the gradient */
   prior_tensor *fx = t_f64(ce_x, 2, (int64_t[]){6, 5}, 1), *ft = t_i64(ce_t, 1, (int64_t[]){6});
   const double *want[2][3] = {{ce_ls0_none, ce_ls0_mean, ce_ls0_sum}, {ce_ls1_none, ce_ls1_mean, ce_ls1_sum}};

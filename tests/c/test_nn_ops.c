@@ -71,6 +71,23 @@ static void check_softmax(void) {
     }
     prior_tensor_free(xc);
   }
+  /* long f32 rows (the vectorised path, with a tail) against f64, forward and backward */
+  for (int which = 0; which < 2; which++) {
+    prior_tensor *xd = leaf_uniform(2, (int64_t[]){6, 203}, -30, 30);
+    prior_tensor *xf = to_f32(xd);
+    prior_tensor_set_requires_grad(xf, 1);
+    prior_tensor *yd = which ? prior_log_softmax(xd, 1) : prior_softmax(xd, 1);
+    prior_tensor *yf = which ? prior_log_softmax(xf, 1) : prior_softmax(xf, 1);
+    CHECK_MSG(max_diff_t(yf, yd) < (which ? 2e-5 : 1e-6), "long-row softmax f32 vs f64 (log %d): %g", which,
+              max_diff_t(yf, yd));
+    prior_tensor *gd = prior_tensor_empty(2, xd->shape, PRIOR_F64, prior_cpu());
+    prior_tensor_uniform_(gd, -1, 1);
+    prior_tensor *gf = to_f32(gd);
+    CHECK_OK(prior_backward(yd, gd, 0));
+    CHECK_OK(prior_backward(yf, gf, 0));
+    CHECK_MSG(max_diff_t(xf->grad, xd->grad) < 1e-5, "long-row softmax grad f32 vs f64: %g", max_diff_t(xf->grad, xd->grad));
+    prior_free_all(6, xd, xf, yd, yf, gd, gf);
+  }
   /* stability: huge logits, and -inf entries */
   double big[4] = {1000, 1001, -INFINITY, 999};
   int64_t n4 = 4;

@@ -3,7 +3,9 @@
  * softmax from the saved log-sum-exp. logits are [n, c, s], classes at stride s (s == 1 for [n, c]). */
 #include <math.h>
 #include <omp.h>
+#include <string.h>
 
+#include "backend/cpu/vec_f32.h"
 #include "backend/kernels_nn.h"
 #include "prior/device.h"
 
@@ -61,6 +63,44 @@ static int64_t target_at(const prior_tensor *target, int64_t i) {
 DEFINE_CE(float, f32, expf)
 DEFINE_CE(double, f64, exp)
 
+/* f32 [n, c] (s == 1), the classifier case: vectorised max, exp and sums over each row. */
+static void ce_rows_f32(float *loss, float *lse_out, const float *x, const prior_tensor *target, int64_t n, int64_t c,
+                        int64_t ignore, double ls) {
+#pragma omp parallel for schedule(static) if (n * c > 32768)
+  for (int64_t i = 0; i < n; i++) {
+    const float *xr = x + i * c;
+    float m = vec_max_f32(xr, c);
+    if (isinf(m) && m < 0) m = 0;
+    double lse = (double)m + log(vec_exp_sum_f32(xr, m, NULL, c));
+    lse_out[i] = (float)lse;
+    int64_t t = target_at(target, i);
+    if (t == ignore) {
+      loss[i] = 0;
+      continue;
+    }
+    double smooth = ls > 0 ? (double)c * lse - vec_sum_f32(xr, c) : 0;
+    loss[i] = (float)((1.0 - ls) * (lse - (double)xr[t]) + ls / (double)c * smooth);
+  }
+}
+
+static void ce_backward_rows_f32(float *dx, const float *g, const float *x, const prior_tensor *target,
+                                 const float *lse, int64_t n, int64_t c, int64_t ignore, double ls) {
+  float off = (float)(ls / (double)c), on = (float)(1.0 - ls);
+#pragma omp parallel for schedule(static) if (n * c > 32768)
+  for (int64_t i = 0; i < n; i++) {
+    const float *xr = x + i * c;
+    float *dr = dx + i * c;
+    int64_t t = target_at(target, i);
+    if (t == ignore) {
+      memset(dr, 0, sizeof(float) * (size_t)c);
+      continue;
+    }
+    float gp = g[i], l = lse[i];
+    for (int64_t k = 0; k < c; k++) dr[k] = gp * (vexpf(xr[k] - l) - off);
+    dr[t] -= gp * on;
+  }
+}
+
 static prior_status cpu_cross_entropy(prior_tensor *loss, prior_tensor *lse, int64_t *n_valid,
                                       const prior_tensor *logits, const prior_tensor *target, int64_t n, int64_t c,
                                       int64_t s, int64_t ignore_index, double ls) {
@@ -75,7 +115,10 @@ static prior_status cpu_cross_entropy(prior_tensor *loss, prior_tensor *lse, int
     valid++;
   }
   *n_valid = valid;
-  if (logits->dtype == PRIOR_F32)
+  if (logits->dtype == PRIOR_F32 && s == 1)
+    ce_rows_f32(prior_tensor_data(loss), prior_tensor_data(lse), prior_tensor_data(logits), target, n, c,
+                ignore_index, ls);
+  else if (logits->dtype == PRIOR_F32)
     ce_f32(prior_tensor_data(loss), prior_tensor_data(lse), prior_tensor_data(logits), target, n, c, s,
            ignore_index, ls);
   else if (logits->dtype == PRIOR_F64)
@@ -90,7 +133,10 @@ static prior_status cpu_cross_entropy_backward(prior_tensor *dlogits, const prio
                                                const prior_tensor *logits, const prior_tensor *target,
                                                const prior_tensor *lse, int64_t n, int64_t c, int64_t s,
                                                int64_t ignore_index, double ls) {
-  if (logits->dtype == PRIOR_F32)
+  if (logits->dtype == PRIOR_F32 && s == 1)
+    ce_backward_rows_f32(prior_tensor_data(dlogits), prior_tensor_data(g), prior_tensor_data(logits), target,
+                         prior_tensor_data(lse), n, c, ignore_index, ls);
+  else if (logits->dtype == PRIOR_F32)
     ce_backward_f32(prior_tensor_data(dlogits), prior_tensor_data(g), prior_tensor_data(logits), target,
                     prior_tensor_data(lse), n, c, s, ignore_index, ls);
   else if (logits->dtype == PRIOR_F64)

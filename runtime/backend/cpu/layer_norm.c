@@ -9,23 +9,29 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "backend/cpu/vec_f32.h"
 #include "backend/kernels_nn.h"
 #include "prior/device.h"
 
-#define DEFINE_LAYER_NORM(T, SUF)                                                                             \
+static double sum_f64(const double *x, int64_t n) {
+  double s = 0;
+  for (int64_t k = 0; k < n; k++) s += x[k];
+  return s;
+}
+static double sq_dev_f64(const double *x, double mu, int64_t n) {
+  double s = 0;
+  for (int64_t k = 0; k < n; k++) s += (x[k] - mu) * (x[k] - mu);
+  return s;
+}
+
+#define DEFINE_LAYER_NORM(T, SUF, SUM, SQDEV)                                                                           \
   static void layer_norm_##SUF(T *y, T *mean, T *rstd, const T *x, const T *w, const T *b, int64_t rows,     \
                                int64_t d, double eps) {                                                       \
     _Pragma("omp parallel for schedule(static) if (rows * d > 16384)")                                        \
     for (int64_t r = 0; r < rows; r++) {                                                                      \
       const T *xr = x + r * d;                                                                                \
       T *yr = y + r * d;                                                                                      \
-      double s = 0;                                                                                           \
-      for (int64_t k = 0; k < d; k++) s += xr[k];                                                             \
-      double mu = s / (double)d, v = 0;                                                                       \
-      for (int64_t k = 0; k < d; k++) {                                                                       \
-        double c = xr[k] - mu;                                                                                \
-        v += c * c;                                                                                           \
-      }                                                                                                       \
+      double mu = SUM(xr, d) / (double)d, v = SQDEV(xr, mu, d);                                              \
       double rs = 1.0 / sqrt(v / (double)d + eps);                                                            \
       mean[r] = (T)mu;                                                                                        \
       rstd[r] = (T)rs;                                                                                        \
@@ -95,8 +101,8 @@
     return 0;                                                                                                 \
   }
 
-DEFINE_LAYER_NORM(float, f32)
-DEFINE_LAYER_NORM(double, f64)
+DEFINE_LAYER_NORM(float, f32, vec_sum_f32, vec_sq_dev_f32)
+DEFINE_LAYER_NORM(double, f64, sum_f64, sq_dev_f64)
 
 #define DATA(t) ((t) ? prior_tensor_data(t) : NULL)
 

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <omp.h>
 
+#include "backend/cpu/vec_f32.h"
 #include "backend/kernels_nn.h"
 #include "prior/device.h"
 
@@ -60,9 +61,44 @@
 DEFINE_SOFTMAX(float, f32, expf, logf)
 DEFINE_SOFTMAX(double, f64, exp, log)
 
+/* f32 over contiguous rows (inner == 1), the attention case: vectorised max, exp and sums. */
+static void softmax_rows_f32(float *y, const float *x, int64_t rows, int64_t n, int use_log) {
+#pragma omp parallel for schedule(static) if (rows * n > 32768)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * n;
+    float *yr = y + r * n;
+    float m = vec_max_f32(xr, n);
+    if (isinf(m) && m < 0) m = 0;
+    if (use_log) {
+      float lse = m + logf((float)vec_exp_sum_f32(xr, m, NULL, n));
+      for (int64_t k = 0; k < n; k++) yr[k] = xr[k] - lse;
+    } else {
+      float inv = (float)(1.0 / vec_exp_sum_f32(xr, m, yr, n));
+      for (int64_t k = 0; k < n; k++) yr[k] *= inv;
+    }
+  }
+}
+
+static void softmax_backward_rows_f32(float *dx, const float *g, const float *y, int64_t rows, int64_t n, int use_log) {
+#pragma omp parallel for schedule(static) if (rows * n > 32768)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *gr = g + r * n, *yr = y + r * n;
+    float *dr = dx + r * n;
+    if (use_log) {
+      float s = (float)vec_sum_f32(gr, n);
+      for (int64_t k = 0; k < n; k++) dr[k] = gr[k] - vexpf(yr[k]) * s;
+    } else {
+      float s = (float)vec_dot_f32(gr, yr, n);
+      for (int64_t k = 0; k < n; k++) dr[k] = yr[k] * (gr[k] - s);
+    }
+  }
+}
+
 static prior_status cpu_softmax(prior_tensor *y, const prior_tensor *x, int64_t outer, int64_t n, int64_t inner,
                                 int use_log) {
-  if (x->dtype == PRIOR_F32)
+  if (x->dtype == PRIOR_F32 && inner == 1)
+    softmax_rows_f32(prior_tensor_data(y), prior_tensor_data(x), outer, n, use_log);
+  else if (x->dtype == PRIOR_F32)
     softmax_f32(prior_tensor_data(y), prior_tensor_data(x), outer, n, inner, use_log);
   else if (x->dtype == PRIOR_F64)
     softmax_f64(prior_tensor_data(y), prior_tensor_data(x), outer, n, inner, use_log);
@@ -73,7 +109,9 @@ static prior_status cpu_softmax(prior_tensor *y, const prior_tensor *x, int64_t 
 
 static prior_status cpu_softmax_backward(prior_tensor *dx, const prior_tensor *g, const prior_tensor *y,
                                          int64_t outer, int64_t n, int64_t inner, int use_log) {
-  if (y->dtype == PRIOR_F32)
+  if (y->dtype == PRIOR_F32 && inner == 1)
+    softmax_backward_rows_f32(prior_tensor_data(dx), prior_tensor_data(g), prior_tensor_data(y), outer, n, use_log);
+  else if (y->dtype == PRIOR_F32)
     softmax_backward_f32(prior_tensor_data(dx), prior_tensor_data(g), prior_tensor_data(y), outer, n, inner, use_log);
   else if (y->dtype == PRIOR_F64)
     softmax_backward_f64(prior_tensor_data(dx), prior_tensor_data(g), prior_tensor_data(y), outer, n, inner, use_log);
