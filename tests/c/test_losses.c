@@ -109,6 +109,18 @@ static void check_cross_entropy(void) {
   prior_tensor *l3n = prior_cross_entropy(fx3, ft3, PRIOR_REDUCTION_NONE, 2, 0.2);
   CHECK_MSG(max_diff(l3m, ce3_mean, 1) < 1e-12 && max_diff(l3n, ce3_none, 6) < 1e-12, "spatial cross_entropy vs torch");
   CHECK(l3n && l3n->ndim == 2 && l3n->shape[0] == 2 && l3n->shape[1] == 3);
+  /* spatial f32 (the strided kernel) against f64, and i32 targets */
+  {
+    prior_tensor *x4f = to_f32(x4);
+    prior_tensor *ed = prior_cross_entropy(x4, t4, PRIOR_REDUCTION_NONE, 1, 0.3);
+    prior_tensor *ef = prior_cross_entropy(x4f, t4, PRIOR_REDUCTION_NONE, 1, 0.3);
+    CHECK_MSG(ef && ef->dtype == PRIOR_F32 && max_diff_t(ef, ed) < 1e-6, "spatial cross_entropy f32 vs f64");
+    int32_t t32v[8] = {0, 1, 2, 2, 1, 1, 0, 2};
+    prior_tensor *t32 = prior_tensor_from_data(t32v, 3, (int64_t[]){2, 2, 2}, PRIOR_I32, prior_cpu());
+    prior_tensor *e32 = prior_cross_entropy(x4, t32, PRIOR_REDUCTION_NONE, 1, 0.3);
+    CHECK(e32 && max_diff_t(e32, ed) == 0);
+    prior_free_all(5, x4f, ed, ef, t32, e32);
+  }
   /* all ignored: mean is NaN as in PyTorch */
   prior_tensor *tign = t_i64((int64_t[]){-100, -100, -100, -100, -100}, 1, (int64_t[]){5});
   prior_tensor *lnan = prior_cross_entropy(xs, tign, PRIOR_REDUCTION_MEAN, -100, 0);
