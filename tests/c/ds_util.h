@@ -80,6 +80,11 @@ static inline void ds_tmpdir(char *buf, size_t cap, const char *tag) {
   }
 }
 
+static inline int prior_ds_file_exists_test(const char *path) {
+  struct stat st;
+  return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static inline const char *ds_path(char *buf, const char *root, const char *rel) {
   snprintf(buf, 4096, "%s/%s", root, rel);
   return buf;
