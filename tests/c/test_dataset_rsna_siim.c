@@ -180,8 +180,10 @@ static void test_splits(const char *root) {
   int once = 1;
   for (int i = 0; i < 100; i++) once &= seen[i] == 1;
   CHECK(once);
-  CHECK_ERR(prior_split_select(other, path, "validate", 1, &tr), PRIOR_ERR_ARGUMENT, "'validate'");
-  CHECK_ERR(prior_split_select(other, path, "train", 0, &tr), PRIOR_ERR_ARGUMENT, "fraction");
+  prior_dataset *none = NULL;
+  CHECK_ERR(prior_split_select(other, path, "validate", 1, &none), PRIOR_ERR_ARGUMENT, "'validate'");
+  CHECK_ERR(prior_split_select(other, path, "train", 0, &none), PRIOR_ERR_ARGUMENT, "fraction");
+  CHECK(none == NULL);
   CHECK_ERR(prior_split_ensure(other, p2, 0.7, 0.7, 1), PRIOR_ERR_ARGUMENT, "fractions");
   prior_dataset_free(tr);
   prior_dataset_free(tr10);
