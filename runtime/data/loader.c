@@ -1,5 +1,6 @@
 /* The loader's threads and queue: workers claim whole batches in order, at most `prefetch` ahead of the consumer,
  * and park each finished batch in slot (batch % prefetch) of a ring; the consumer takes them in order. */
+#include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -234,6 +235,9 @@ static int64_t batch_rows(const prior_loader *l, int64_t bi) {
 
 static void *worker_main(void *arg) {
   prior_loader *l = arg;
+  /* Workers are the parallelism: OpenMP regions inside the transforms would oversubscribe the cores (each pthread
+   * has its own OpenMP settings, so this does not affect the training thread). */
+  omp_set_num_threads(1);
   pthread_mutex_lock(&l->mu);
   while (!l->stop) {
     if (l->epoch_active && l->next_claim < l->nbatches && l->next_claim < l->next_deliver + l->o.prefetch) {
@@ -452,4 +456,16 @@ void prior_loader_stats_get(const prior_loader *l, prior_loader_stats *out) {
   *out = l->stats;
   pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
   out->failed = atomic_load((atomic_llong *)&l->failed);
+}
+
+char *prior_loader_stats_str(const prior_loader_stats *s, char *buf, int cap) {
+  if (!buf || cap <= 0) return buf;
+  if (!s) {
+    buf[0] = 0;
+    return buf;
+  }
+  snprintf(buf, (size_t)cap, "loader: %lld samples in %lld batches, %lld samples skipped (unreadable files), consumer "
+           "waited %.2f s in %lld batches (longest %.2f s)", (long long)s->samples, (long long)s->batches,
+           (long long)s->failed, s->wait_seconds, (long long)s->waits, s->max_wait_seconds);
+  return buf;
 }
