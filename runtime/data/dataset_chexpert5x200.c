@@ -110,7 +110,8 @@ prior_status prior_chexpert5x200_build(const char *root, int per_class, uint64_t
 prior_status prior_chexpert5x200_read(const char *csv_path, const char *root, prior_dataset **out) {
   if (!out) return prior_error_set(PRIOR_ERR_ARGUMENT, "prior_chexpert5x200_read: out is NULL");
   *out = NULL;
-  if (!csv_path || !root) return prior_error_set(PRIOR_ERR_ARGUMENT, "prior_chexpert5x200_read: need a file and a root");
+  if (!csv_path || !root)
+    return prior_error_set(PRIOR_ERR_ARGUMENT, "prior_chexpert5x200_read: need a file and a root");
   prior_csv *csv = NULL;
   PRIOR_TRY(prior_csv_read(csv_path, &csv));
   char dir[PRIOR_DS_PATH_MAX];

@@ -174,7 +174,8 @@ static void test_broken(const char *root) {
   opt.root = root;
   prior_dataset *ds = NULL;
   /* A metadata CSV without ViewPosition: the error names the column and the file. */
-  ds_write_text(ds_path(p, root, "mimic-cxr-2.0.0-metadata.csv"), "dicom_id,subject_id,study_id\nd1,10000001,50000001\n");
+  ds_write_text(ds_path(p, root, "mimic-cxr-2.0.0-metadata.csv"),
+                "dicom_id,subject_id,study_id\nd1,10000001,50000001\n");
   CHECK_ERR(prior_mimic_open(&opt, &ds), PRIOR_ERR_FORMAT, "'ViewPosition'");
   CHECK(strstr(prior_error_message(), "mimic-cxr-2.0.0-metadata.csv") != NULL);
   CHECK(ds == NULL);

@@ -468,7 +468,8 @@ static void test_dicom_masks_boxes(void) {
           }
       /* Pixel extents vs. continuous box edges: within 2 pixels. */
       int good = fabsf(bx[4 * k] - x0) <= 2 && fabsf(bx[4 * k + 1] - y0) <= 2 &&
-                 fabsf(bx[4 * k] + bx[4 * k + 2] - (x1 + 1)) <= 2 && fabsf(bx[4 * k + 1] + bx[4 * k + 3] - (y1 + 1)) <= 2;
+                 fabsf(bx[4 * k] + bx[4 * k + 2] - (x1 + 1)) <= 2 &&
+                 fabsf(bx[4 * k + 1] + bx[4 * k + 3] - (y1 + 1)) <= 2;
       CHECK_MSG(good, "sample %d: box %.1f %.1f %.1f %.1f, picture x %d..%d y %d..%d", k, bx[4 * k], bx[4 * k + 1],
                 bx[4 * k + 2], bx[4 * k + 3], x0, x1, y0, y1);
       ok &= good;
