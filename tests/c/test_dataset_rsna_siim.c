@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "data/dataset_internal.h"
+#include "prior/csv.h"
 #include "prior/dataset.h"
 
 static void test_rsna(const char *root) {
@@ -43,6 +44,17 @@ static void test_rsna(const char *root) {
   prior_dataset_get_drops(ds, &d);
   CHECK(d.missing_image == 1); /* pc */
   CHECK(strstr(prior_dataset_image_path(ds, 2, 0), "stage_2_train_images/pd.dcm") != NULL);
+  /* A split is over images: pa's two box rows are one split-file row, so they can never be separated. */
+  char split[4096];
+  CHECK_OK(prior_split_ensure(ds, ds_path(split, root, "rsna_split.csv"), 0.34, 0.34, 5));
+  prior_csv *csv = NULL;
+  CHECK_OK(prior_csv_read(split, &csv));
+  if (csv) {
+    int pa_rows = 0;
+    for (long long r = 0; r < prior_csv_rows(csv); r++) pa_rows += !strcmp(prior_csv_cell(csv, r, 0), "pa");
+    CHECK(prior_csv_rows(csv) == 3 && pa_rows == 1);
+    prior_csv_free(csv);
+  }
   prior_dataset_free(ds);
   /* Broken: a Target 1 row without a box, a Target of 2, a missing column. */
   ds_write_text(ds_path(p, root, "stage_2_train_labels.csv"), "patientId,x,y,width,height,Target\npa,,,,,1\n");
