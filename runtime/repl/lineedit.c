@@ -125,6 +125,12 @@ char *prior_lineedit_read(const char *prompt, int *interrupted) {
   rl_callback_handler_install(prompt, on_line);
   int fd = fileno(rl_instream != NULL ? rl_instream : stdin);
   while (!g_line_done) {
+    /* Readline inserts typed-ahead characters in a batch and keeps the key that ended the batch (often the
+     * Enter of the next line) as pending input: handle it now, the descriptor will not signal it again. */
+    if (rl_pending_input) {
+      rl_callback_read_char();
+      continue;
+    }
     fd_set fds;
     FD_ZERO(&fds);
     FD_SET(fd, &fds);
@@ -134,7 +140,7 @@ char *prior_lineedit_read(const char *prompt, int *interrupted) {
       rl_replace_line("", 0);
       rl_callback_sigcleanup();
       rl_callback_handler_remove();
-      fputs("^C\n", stdout);
+      fputs("\n", stdout);
       fflush(stdout);
       *interrupted = 1;
       return NULL;
