@@ -69,6 +69,9 @@ function M.lookup(name)
     return table.concat(lines, '\n')
   end
   local e = entries[name] or entries['prior.' .. name]
+  -- A method on some object (x:size, m:parameters): the tensor entry, then the function of that name.
+  local method = name:match('^[%w_]+:([%w_]+)$')
+  if not e and method then e = entries['t:' .. method] or entries['prior.' .. method] end
   if e then return render(e) end
   local hits = {}
   for _, k in ipairs(order) do
