@@ -11,7 +11,12 @@ local M = {}
 local tests = {}
 local SKIP = setmetatable({}, { __tostring = function() return 'skip' end })
 
+local cleanups = {}
+
 function M.test(name, fn) tests[#tests + 1] = { name = name, fn = fn } end
+
+-- Registers fn to run after the tests, before the process exits (kill helper processes, remove files).
+function M.finally(fn) cleanups[#cleanups + 1] = fn end
 
 -- Ends the current test as skipped, with a reason.
 function M.skip(reason) error({ [SKIP] = true, reason = reason }, 0) end
@@ -88,6 +93,7 @@ function M.run()
       print('FAIL  ' .. t.name .. ': ' .. tostring(err))
     end
   end
+  for _, fn in ipairs(cleanups) do pcall(fn) end
   if skipped > 0 then print(skipped .. ' skipped') end
   print(string.format('%d passed, %d failed', passed, failed))
   io.stdout:flush()
