@@ -30,7 +30,14 @@ prior_status prior_error_context(const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, tls_message, sizeof old);
-  snprintf(tls_message, sizeof tls_message, "%s: %s", prefix, old);
+  size_t n = strlen(prefix);
+  if (n > sizeof tls_message - 3) n = sizeof tls_message - 3;
+  memcpy(tls_message, prefix, n);
+  memcpy(tls_message + n, ": ", 2);
+  size_t room = sizeof tls_message - n - 3;
+  size_t m = strnlen(old, room);
+  memcpy(tls_message + n + 2, old, m);
+  tls_message[n + 2 + m] = '\0';
   return tls_code;
 }
 
