@@ -1,13 +1,13 @@
 -- Trains a small MLP on the two-spirals problem with the public Lua API only (nn.Linear, nn.Tanh,
 -- optim.Adam, prior.cross_entropy) and reports the training accuracy.
 --
---   prior scripts/two_spirals.lua [--points 200] [--steps 1500] [--hidden 64] [--seed 1]
+--   prior scripts/two_spirals.lua [--points 200] [--steps 600] [--hidden 64] [--seed 1]
 --
 -- Returns the accuracy when loaded with dofile (the test does that).
 local prior = require 'prior'
 local nn, optim = prior.nn, prior.optim
 
-local opts = { points = 200, steps = 1500, hidden = 64, seed = 1, lr = 0.01, quiet = false }
+local opts = { points = 200, steps = 600, hidden = 64, seed = 1, lr = 0.01, quiet = false }
 local argv = arg or {}
 local i = 1
 while argv[i] do
