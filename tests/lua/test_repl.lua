@@ -49,9 +49,9 @@ local function type_text(session, text)
 end
 local function key(session, k) ok_exec(tmux('send-keys -t ' .. session .. ' ' .. k)) end
 local function line(session, text) type_text(session, text); key(session, 'Enter') end
-local function start(session)
+local function start(session, args)
   ok_exec(tmux('new-session -d -s ' .. session .. ' -x 160 -y 50 ' ..
-               q('env PRIOR_HISTORY=' .. q(history) .. ' ' .. q(exe))))
+               q('env PRIOR_HISTORY=' .. q(history) .. ' ' .. q(exe) .. (args or ''))))
   return wait_for(session, 'prior> ')
 end
 local function alive(session) return ok_exec(tmux('has-session -t ' .. session .. ' 2>/dev/null')) end
@@ -137,6 +137,17 @@ T.test('a REPL session', function()
   key(S2, 'Up'); key(S2, 'Enter')
   wait_for(S2, '"histmark"')
   key(S2, 'C-d')
+end)
+
+T.test('prior -i runs a script, then stays in the REPL', function()
+  if not have_tmux then T.skip('tmux is not installed') end
+  local script = dir .. '/setup.lua'
+  local f = io.open(script, 'w'); f:write("from_script = 'yes' .. arg[1]\n"); f:close()
+  local S = 'repl3'
+  start(S, ' -i ' .. q(script) .. ' 42')
+  line(S, 'from_script')
+  wait_for(S, '"yes42"')
+  key(S, 'C-d')
 end)
 
 T.finally(function()
