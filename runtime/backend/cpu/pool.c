@@ -1,0 +1,276 @@
+/* CPU pooling and resampling of NCHW maps: one (n, c) plane per OpenMP task, written once for float and
+ * once for double through the macros below. Backward passes scatter into their own plane, so planes never
+ * race. Accumulation is in the tensor's dtype, as PyTorch's CPU kernels do. */
+#include <math.h>
+#include <string.h>
+
+#include "backend/kernels_dense.h"
+#include "prior/device.h"
+#include "prior/ops_pool.h"
+
+#define PLANES(t) ((t)->shape[0] * (t)->shape[1])
+#define DIM_H(t) ((t)->shape[2])
+#define DIM_W(t) ((t)->shape[3])
+
+static prior_status bad_dtype(const char *op, const prior_tensor *t) {
+  return prior_error_set(PRIOR_ERR_DTYPE, "%s: CPU kernel takes f32 or f64, got %s", op,
+                         prior_dtype_name((prior_dtype)t->dtype));
+}
+
+/* ---- max pooling -------------------------------------------------------------------------------------------- */
+
+#define MAX_POOL_FWD(T)                                                                                        \
+  static void max_pool_fwd_##T(T *y, int64_t *idx, const T *x, int64_t planes, int64_t H, int64_t W,           \
+                               int64_t OH, int64_t OW, const prior_pool2d_params *p) {                         \
+    _Pragma("omp parallel for") for (int64_t pl = 0; pl < planes; pl++) {                                      \
+      const T *xp = x + pl * H * W;                                                                            \
+      for (int64_t oh = 0; oh < OH; oh++) {                                                                    \
+        int64_t h0 = oh * p->stride[0] - p->pad[0], h1 = h0 + p->kernel[0];                                    \
+        if (h0 < 0) h0 = 0;                                                                                    \
+        if (h1 > H) h1 = H;                                                                                    \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                                  \
+          int64_t w0 = ow * p->stride[1] - p->pad[1], w1 = w0 + p->kernel[1];                                  \
+          if (w0 < 0) w0 = 0;                                                                                  \
+          if (w1 > W) w1 = W;                                                                                  \
+          T best = -INFINITY;                                                                                  \
+          int64_t bi = h0 * W + w0;                                                                            \
+          for (int64_t h = h0; h < h1; h++)                                                                    \
+            for (int64_t w = w0; w < w1; w++) {                                                                \
+              T v = xp[h * W + w];                                                                             \
+              if (v > best || isnan(v)) { /* NaN wins, as in PyTorch */                                        \
+                best = v;                                                                                      \
+                bi = h * W + w;                                                                                \
+                if (isnan(v)) goto done_##T;                                                                   \
+              }                                                                                                \
+            }                                                                                                  \
+        done_##T:                                                                                              \
+          y[(pl * OH + oh) * OW + ow] = best;                                                                  \
+          idx[(pl * OH + oh) * OW + ow] = bi;                                                                  \
+        }                                                                                                      \
+      }                                                                                                        \
+    }                                                                                                          \
+  }                                                                                                            \
+  static void max_pool_bwd_##T(T *gx, const T *g, const int64_t *idx, int64_t planes, int64_t HW, int64_t OHW) { \
+    _Pragma("omp parallel for") for (int64_t pl = 0; pl < planes; pl++) {                                      \
+      T *gp = gx + pl * HW;                                                                                    \
+      memset(gp, 0, sizeof(T) * HW);                                                                           \
+      for (int64_t i = 0; i < OHW; i++) gp[idx[pl * OHW + i]] += g[pl * OHW + i];                              \
+    }                                                                                                          \
+  }
+MAX_POOL_FWD(float)
+MAX_POOL_FWD(double)
+
+static prior_status cpu_max_pool_fwd(prior_tensor *out, prior_tensor *indices, const prior_tensor *x,
+                                     const prior_pool2d_params *p) {
+  if (x->dtype == PRIOR_F32)
+    max_pool_fwd_float(prior_tensor_data(out), prior_tensor_data(indices), prior_tensor_data(x), PLANES(x), DIM_H(x),
+                       DIM_W(x), DIM_H(out), DIM_W(out), p);
+  else if (x->dtype == PRIOR_F64)
+    max_pool_fwd_double(prior_tensor_data(out), prior_tensor_data(indices), prior_tensor_data(x), PLANES(x), DIM_H(x),
+                        DIM_W(x), DIM_H(out), DIM_W(out), p);
+  else return bad_dtype("max_pool2d", x);
+  return PRIOR_OK;
+}
+
+static prior_status cpu_max_pool_bwd(prior_tensor *gx, const prior_tensor *g, const prior_tensor *indices) {
+  int64_t hw = DIM_H(gx) * DIM_W(gx), ohw = DIM_H(g) * DIM_W(g);
+  if (gx->dtype == PRIOR_F32)
+    max_pool_bwd_float(prior_tensor_data(gx), prior_tensor_data(g), prior_tensor_data(indices), PLANES(gx), hw, ohw);
+  else if (gx->dtype == PRIOR_F64)
+    max_pool_bwd_double(prior_tensor_data(gx), prior_tensor_data(g), prior_tensor_data(indices), PLANES(gx), hw, ohw);
+  else return bad_dtype("max_pool2d backward", gx);
+  return PRIOR_OK;
+}
+
+/* ---- average pooling (count_include_pad) and adaptive average pooling ----------------------------------- */
+
+/* Window o of an average pool: [lo, hi) clipped to the input, and the divisor counting padding. */
+static inline void avg_window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t n, int64_t *lo, int64_t *hi,
+                              int64_t *span) {
+  int64_t a = o * stride - pad, b = a + k;
+  if (b > n + pad) b = n + pad;
+  *span = b - a;
+  *lo = a < 0 ? 0 : a;
+  *hi = b > n ? n : b;
+}
+
+/* Window o of an adaptive pool over n inputs and m outputs: [floor(o n / m), ceil((o + 1) n / m)). */
+static inline void adaptive_window(int64_t o, int64_t n, int64_t m, int64_t *lo, int64_t *hi, int64_t *span) {
+  *lo = (o * n) / m;
+  *hi = ((o + 1) * n + m - 1) / m;
+  *span = *hi - *lo;
+}
+
+#define AVG_POOLS(T)                                                                                           \
+  /* adaptive != 0: adaptive windows (p unused) */                                                             \
+  static void avg_fwd_##T(T *y, const T *x, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,      \
+                          const prior_pool2d_params *p, int adaptive) {                                        \
+    _Pragma("omp parallel for") for (int64_t pl = 0; pl < planes; pl++) {                                      \
+      const T *xp = x + pl * H * W;                                                                            \
+      for (int64_t oh = 0; oh < OH; oh++) {                                                                    \
+        int64_t h0, h1, sh, w0, w1, sw;                                                                        \
+        if (adaptive) adaptive_window(oh, H, OH, &h0, &h1, &sh);                                               \
+        else avg_window(oh, p->stride[0], p->pad[0], p->kernel[0], H, &h0, &h1, &sh);                          \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                                  \
+          if (adaptive) adaptive_window(ow, W, OW, &w0, &w1, &sw);                                             \
+          else avg_window(ow, p->stride[1], p->pad[1], p->kernel[1], W, &w0, &w1, &sw);                        \
+          T acc = 0;                                                                                           \
+          for (int64_t h = h0; h < h1; h++)                                                                    \
+            for (int64_t w = w0; w < w1; w++) acc += xp[h * W + w];                                            \
+          y[(pl * OH + oh) * OW + ow] = acc / (T)(sh * sw);                                                    \
+        }                                                                                                      \
+      }                                                                                                        \
+    }                                                                                                          \
+  }                                                                                                            \
+  static void avg_bwd_##T(T *gx, const T *g, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,     \
+                          const prior_pool2d_params *p, int adaptive) {                                        \
+    _Pragma("omp parallel for") for (int64_t pl = 0; pl < planes; pl++) {                                      \
+      T *gp = gx + pl * H * W;                                                                                 \
+      memset(gp, 0, sizeof(T) * H * W);                                                                        \
+      for (int64_t oh = 0; oh < OH; oh++) {                                                                    \
+        int64_t h0, h1, sh, w0, w1, sw;                                                                        \
+        if (adaptive) adaptive_window(oh, H, OH, &h0, &h1, &sh);                                               \
+        else avg_window(oh, p->stride[0], p->pad[0], p->kernel[0], H, &h0, &h1, &sh);                          \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                                  \
+          if (adaptive) adaptive_window(ow, W, OW, &w0, &w1, &sw);                                             \
+          else avg_window(ow, p->stride[1], p->pad[1], p->kernel[1], W, &w0, &w1, &sw);                        \
+          T v = g[(pl * OH + oh) * OW + ow] / (T)(sh * sw);                                                    \
+          for (int64_t h = h0; h < h1; h++)                                                                    \
+            for (int64_t w = w0; w < w1; w++) gp[h * W + w] += v;                                              \
+        }                                                                                                      \
+      }                                                                                                        \
+    }                                                                                                          \
+  }
+AVG_POOLS(float)
+AVG_POOLS(double)
+
+/* dst is the pooled map for forward, the input gradient for backward. */
+static prior_status avg_dispatch(const char *op, prior_tensor *dst, const prior_tensor *src,
+                                 const prior_pool2d_params *p, int adaptive, int backward) {
+  const prior_tensor *in = backward ? dst : src, *out = backward ? src : dst;
+  int64_t planes = PLANES(in), H = DIM_H(in), W = DIM_W(in), OH = DIM_H(out), OW = DIM_W(out);
+  if (dst->dtype == PRIOR_F32) {
+    if (backward) avg_bwd_float(prior_tensor_data(dst), prior_tensor_data(src), planes, H, W, OH, OW, p, adaptive);
+    else avg_fwd_float(prior_tensor_data(dst), prior_tensor_data(src), planes, H, W, OH, OW, p, adaptive);
+  } else if (dst->dtype == PRIOR_F64) {
+    if (backward) avg_bwd_double(prior_tensor_data(dst), prior_tensor_data(src), planes, H, W, OH, OW, p, adaptive);
+    else avg_fwd_double(prior_tensor_data(dst), prior_tensor_data(src), planes, H, W, OH, OW, p, adaptive);
+  } else {
+    return bad_dtype(op, dst);
+  }
+  return PRIOR_OK;
+}
+
+static prior_status cpu_avg_pool_fwd(prior_tensor *out, const prior_tensor *x, const prior_pool2d_params *p) {
+  return avg_dispatch("avg_pool2d", out, x, p, 0, 0);
+}
+static prior_status cpu_avg_pool_bwd(prior_tensor *gx, const prior_tensor *g, const prior_pool2d_params *p) {
+  return avg_dispatch("avg_pool2d backward", gx, g, p, 0, 1);
+}
+static prior_status cpu_adaptive_fwd(prior_tensor *out, const prior_tensor *x) {
+  return avg_dispatch("adaptive_avg_pool2d", out, x, NULL, 1, 0);
+}
+static prior_status cpu_adaptive_bwd(prior_tensor *gx, const prior_tensor *g) {
+  return avg_dispatch("adaptive_avg_pool2d backward", gx, g, NULL, 1, 1);
+}
+
+/* ---- interpolation --------------------------------------------------------------------------------------- */
+
+/* PyTorch's 'nearest' source index: floor(dst * in / out) computed in float, clamped to the last input. */
+static inline int64_t nearest_index(int64_t o, int64_t in, int64_t out) {
+  if (in == out) return o;
+  float scale = (float)in / (float)out;
+  int64_t i = (int64_t)floorf((float)o * scale);
+  return i < in - 1 ? i : in - 1;
+}
+
+/* Bilinear source position along one axis, computed in T as PyTorch does: i0, i1 (= i0 + 1, or i0 at the
+ * border) and the weight of i1. align_corners maps the corner pixels' centres onto each other; otherwise
+ * pixel centres are matched (the half-pixel offset) and positions left of the first centre clamp to it. */
+#define LINEAR_INDEX(T)                                                                                        \
+  static inline void linear_index_##T(int64_t o, int64_t in, int64_t out, int align, int64_t *i0, int64_t *i1, \
+                                      T *l1) {                                                                 \
+    T src;                                                                                                     \
+    if (align) {                                                                                               \
+      T scale = out > 1 ? (T)(in - 1) / (T)(out - 1) : (T)0;                                                   \
+      src = scale * (T)o;                                                                                      \
+    } else {                                                                                                   \
+      T scale = (T)in / (T)out;                                                                                \
+      src = scale * ((T)o + (T)0.5) - (T)0.5;                                                                  \
+      if (src < 0) src = 0;                                                                                    \
+    }                                                                                                          \
+    *i0 = (int64_t)src;                                                                                        \
+    *i1 = *i0 + (*i0 < in - 1 ? 1 : 0);                                                                        \
+    *l1 = src - (T)*i0;                                                                                        \
+  }
+LINEAR_INDEX(float)
+LINEAR_INDEX(double)
+
+#define INTERP(T)                                                                                              \
+  static void interp_##T(T *dst, const T *src, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,   \
+                         int mode, int align, int backward) {                                                  \
+    if (backward) memset(dst, 0, sizeof(T) * planes * H * W);                                                  \
+    _Pragma("omp parallel for") for (int64_t pl = 0; pl < planes; pl++) {                                      \
+      for (int64_t oh = 0; oh < OH; oh++) {                                                                    \
+        int64_t h0, h1, w0, w1;                                                                                \
+        T lh = 0, lw = 0;                                                                                      \
+        if (mode == PRIOR_INTERP_NEAREST) h0 = h1 = nearest_index(oh, H, OH);                                  \
+        else linear_index_##T(oh, H, OH, align, &h0, &h1, &lh);                                                \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                                  \
+          if (mode == PRIOR_INTERP_NEAREST) w0 = w1 = nearest_index(ow, W, OW);                                \
+          else linear_index_##T(ow, W, OW, align, &w0, &w1, &lw);                                              \
+          T c00 = (1 - lh) * (1 - lw), c01 = (1 - lh) * lw, c10 = lh * (1 - lw), c11 = lh * lw;                \
+          int64_t o = (pl * OH + oh) * OW + ow;                                                                \
+          if (!backward) {                                                                                     \
+            const T *sp = src + pl * H * W;                                                                    \
+            if (mode == PRIOR_INTERP_NEAREST) dst[o] = sp[h0 * W + w0];                                        \
+            else                                                                                               \
+              dst[o] = c00 * sp[h0 * W + w0] + c01 * sp[h0 * W + w1] + c10 * sp[h1 * W + w0] +                 \
+                       c11 * sp[h1 * W + w1];                                                                  \
+          } else {                                                                                             \
+            T *dp = dst + pl * H * W, g = src[o];                                                              \
+            if (mode == PRIOR_INTERP_NEAREST) {                                                                \
+              dp[h0 * W + w0] += g;                                                                            \
+            } else {                                                                                           \
+              dp[h0 * W + w0] += c00 * g;                                                                      \
+              dp[h0 * W + w1] += c01 * g;                                                                      \
+              dp[h1 * W + w0] += c10 * g;                                                                      \
+              dp[h1 * W + w1] += c11 * g;                                                                      \
+            }                                                                                                  \
+          }                                                                                                    \
+        }                                                                                                      \
+      }                                                                                                        \
+    }                                                                                                          \
+  }
+INTERP(float)
+INTERP(double)
+
+static prior_status interp_dispatch(const char *op, prior_tensor *dst, const prior_tensor *src, int mode, int align,
+                                    int backward) {
+  const prior_tensor *in = backward ? dst : src, *out = backward ? src : dst;
+  int64_t planes = PLANES(in), H = DIM_H(in), W = DIM_W(in), OH = DIM_H(out), OW = DIM_W(out);
+  if (dst->dtype == PRIOR_F32)
+    interp_float(prior_tensor_data(dst), prior_tensor_data(src), planes, H, W, OH, OW, mode, align, backward);
+  else if (dst->dtype == PRIOR_F64)
+    interp_double(prior_tensor_data(dst), prior_tensor_data(src), planes, H, W, OH, OW, mode, align, backward);
+  else return bad_dtype(op, dst);
+  return PRIOR_OK;
+}
+
+static prior_status cpu_interp_fwd(prior_tensor *out, const prior_tensor *x, int mode, int align) {
+  return interp_dispatch("interpolate", out, x, mode, align, 0);
+}
+static prior_status cpu_interp_bwd(prior_tensor *gx, const prior_tensor *g, int mode, int align) {
+  return interp_dispatch("interpolate backward", gx, g, mode, align, 1);
+}
+
+__attribute__((constructor)) static void register_pool_kernels(void) {
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "max_pool2d_forward", (prior_kernel_fn)cpu_max_pool_fwd);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "max_pool2d_backward", (prior_kernel_fn)cpu_max_pool_bwd);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "avg_pool2d_forward", (prior_kernel_fn)cpu_avg_pool_fwd);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "avg_pool2d_backward", (prior_kernel_fn)cpu_avg_pool_bwd);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "adaptive_avg_pool2d_forward", (prior_kernel_fn)cpu_adaptive_fwd);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "adaptive_avg_pool2d_backward", (prior_kernel_fn)cpu_adaptive_bwd);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "interpolate_forward", (prior_kernel_fn)cpu_interp_fwd);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "interpolate_backward", (prior_kernel_fn)cpu_interp_bwd);
+}
