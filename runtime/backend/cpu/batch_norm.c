@@ -105,11 +105,12 @@ static prior_dnnl_plan *bn_plan(const char *op, const bn_key *k) {
     return prior_dnnl_error(op, "batch normalization descriptor", st), NULL;
   }
   if (k->kind == BN_BACKWARD) {
-    int ids[8] = {DNNL_ARG_SRC,      DNNL_ARG_MEAN,     DNNL_ARG_VARIANCE,   DNNL_ARG_SCALE,
+    /* oneDNN 2.6 wants the shift among the inputs although the gradient does not depend on it */
+    int ids[9] = {DNNL_ARG_SRC,      DNNL_ARG_MEAN,     DNNL_ARG_VARIANCE,   DNNL_ARG_SCALE,      DNNL_ARG_SHIFT,
                   DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT};
-    int out[8] = {0, 0, 0, 0, 0, 1, 1, 1};
-    dnnl_memory_desc_t user[8] = {data, chan, chan, chan, data, data, chan, chan};
-    return prior_dnnl_plan_create(op, pd, 8, ids, user, out);
+    int out[9] = {0, 0, 0, 0, 0, 0, 1, 1, 1};
+    dnnl_memory_desc_t user[9] = {data, chan, chan, chan, chan, data, data, chan, chan};
+    return prior_dnnl_plan_create(op, pd, 9, ids, user, out);
   }
   int ids[6] = {DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DST};
   int out_train[6] = {0, 1, 1, 0, 0, 1}, out_eval[6] = {0, 0, 0, 0, 0, 1};
@@ -220,8 +221,9 @@ static prior_status cpu_bn_backward(prior_tensor *gx, prior_tensor *gw, prior_te
     s = prior_error_code();
   } else {
     bn_key k = {BN_BACKWARD, N, C, H, W, eps};
-    void *ptrs[8] = {prior_tensor_data(x), prior_tensor_data(mean), prior_tensor_data(var),
-                     weight ? prior_tensor_data(weight) : ones, prior_tensor_data(g), prior_tensor_data(gx),
+    void *scale = weight ? prior_tensor_data(weight) : ones;
+    void *ptrs[9] = {prior_tensor_data(x), prior_tensor_data(mean), prior_tensor_data(var), scale, scale,
+                     prior_tensor_data(g), prior_tensor_data(gx),
                      gw ? prior_tensor_data(gw) : dscale, gb ? prior_tensor_data(gb) : dshift};
     s = bn_run("batch_norm2d backward", &k, ptrs);
   }

@@ -14,7 +14,7 @@
 
 #include "prior/error.h"
 
-#define PRIOR_DNNL_MAX_ARGS 8
+#define PRIOR_DNNL_MAX_ARGS 10
 
 /* The engine and stream, or NULL with an error set. */
 dnnl_engine_t prior_dnnl_engine(void);
