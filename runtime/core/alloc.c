@@ -37,7 +37,8 @@ static int size_class(size_t nbytes, size_t *rounded) {
 
 static void *system_alloc(prior_device_type type, size_t nbytes, int32_t index) {
   if (fail_countdown > 0 && --fail_countdown == 0) return NULL;
-  if (type == PRIOR_DEVICE_CPU) return aligned_alloc(64, nbytes);
+  /* aligned_alloc wants a multiple of the alignment */
+  if (type == PRIOR_DEVICE_CPU) return aligned_alloc(64, (nbytes + 63) & ~(size_t)63);
   const prior_backend_memory *m = prior_backend_memory_of(type);
   return m ? m->alloc(nbytes, index) : NULL;
 }
