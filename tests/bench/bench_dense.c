@@ -192,7 +192,9 @@ int main(int argc, char **argv) {
   g_roof = roof2 * threads / 2.0;
   const dnnl_version_t *v = dnnl_version();
   printf("# bench_dense (prior, oneDNN %d.%d.%d) threads=%d roof=%.0f GFLOP/s conv_formats=%s\n", v->major, v->minor,
-         v->patch, threads, g_roof, getenv("PRIOR_DNNL_CONV_PLAIN") ? "nchw" : "any(blocked)");
+         v->patch, threads, g_roof, !getenv("PRIOR_DNNL_CONV_PLAIN")         ? "auto"
+                    : getenv("PRIOR_DNNL_CONV_PLAIN")[0] == '1' ? "nchw"
+                                                               : "blocked");
   printf("# kind  name                         count    fwd_ms   bwdd_ms   bwdw_ms   total_ms   gflops  %%roof\n");
   if (!strcmp(section, "all") || !strcmp(section, "gemm")) {
     int64_t sq[4] = {256, 512, 1024, 2048};

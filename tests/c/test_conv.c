@@ -95,6 +95,9 @@ int main(void) {
   run_case("conv f32 stride 2", 2, 8, 13, 11, 16, 3, 3, stride2, 1, 0, 1e-5);
   run_case("conv f32 7x7/2 C=1", 2, 1, 20, 20, 8, 7, 7, (conv_cfg){{2, 2}, {3, 3}, {1, 1}, 1}, 0, 0, 1e-5);
   run_case("conv f32 1x1", 2, 32, 7, 7, 24, 1, 1, plain, 0, 0, 1e-5);
+  /* 1x1 over maps of 28 x 28 and up run on NCHW rather than the blocked format */
+  run_case("conv f32 1x1 large map", 2, 8, 28, 30, 16, 1, 1, plain, 1, 0, 1e-5);
+  run_case("conv f32 1x1/2 large map", 1, 8, 29, 28, 12, 1, 1, (conv_cfg){{2, 2}, {0, 0}, {1, 1}, 1}, 0, 0, 1e-5);
   run_case("conv f32 groups", 2, 8, 9, 9, 12, 3, 3, groups, 1, 0, 1e-5);
   run_case("conv f32 dilated", 1, 4, 11, 12, 6, 3, 3, dil, 1, 0, 1e-5);
   run_case("conv f32 depthwise", 2, 4, 8, 8, 4, 3, 3, depthwise, 1, 0, 1e-5);

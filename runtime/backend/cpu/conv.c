@@ -1,8 +1,7 @@
 /* CPU 2-D convolution. f32: oneDNN primitives (forward, backward data, backward weights), cached per shape.
- * By default the primitives choose their memory formats (format_tag any: blocked nChw16c and friends on AVX-
- * 512) and our NCHW tensors are reordered in and out around each call; setting the environment variable
- * PRIOR_DNNL_CONV_PLAIN=1 makes them work on NCHW directly instead (see docs/performance.md for the
- * measurements that chose the default). f64: direct loops, the reference the f32 path is tested against. */
+ * Most primitives choose their memory formats (format_tag any: blocked nChw16c and friends on AVX-512) and
+ * our NCHW tensors are reordered in and out around each call; 1x1 convs over large maps work on NCHW
+ * directly (see use_plain_formats and docs/performance.md for the measurements behind the choice). f64: direct loops, the reference the f32 path is tested against. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,13 +121,18 @@ typedef struct conv_key {
   int64_t stride[2], pad[2], dilation[2];
 } conv_key;
 
-static int use_plain_formats(void) {
-  static int plain = -1;
-  if (plain < 0) {
+/* Whether the primitive works on NCHW directly (1) or picks its own format with reorders around it (0).
+ * PRIOR_DNNL_CONV_PLAIN=1 / =0 forces one or the other; by default 1x1 convs over large maps (28 x 28 and up)
+ * run on NCHW, where oneDNN does them as GEMMs and the reorders would cost more than the blocked kernel saves,
+ * and everything else (3x3, 7x7, small maps) in the blocked format (measured in docs/performance.md). */
+static int use_plain_formats(const conv_dims *d) {
+  static int forced = -2;
+  if (forced == -2) {
     const char *e = getenv("PRIOR_DNNL_CONV_PLAIN");
-    plain = e && e[0] == '1';
+    forced = e && e[0] == '1' ? 1 : e && e[0] == '0' ? 0 : -1;
   }
-  return plain;
+  if (forced >= 0) return forced;
+  return d->KH == 1 && d->KW == 1 && d->H * d->W >= 28 * 28;
 }
 
 typedef struct conv_mds {
@@ -212,7 +216,7 @@ static prior_status run_f32(const char *op, int kind, const conv_dims *d, const 
                             void *const *ptrs) {
   conv_key k;
   memset(&k, 0, sizeof k);
-  k.kind = kind, k.with_bias = with_bias, k.plain = use_plain_formats(), k.d = *d;
+  k.kind = kind, k.with_bias = with_bias, k.plain = use_plain_formats(d), k.d = *d;
   for (int i = 0; i < 2; i++) k.stride[i] = p->stride[i], k.pad[i] = p->pad[i], k.dilation[i] = p->dilation[i];
   prior_dnnl_plan *plan = prior_dnnl_cache_get(&k, sizeof k);
   int owned = 0;
