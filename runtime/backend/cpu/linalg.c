@@ -58,12 +58,17 @@ static prior_status matmul_f32(prior_tensor *out, const prior_tensor *a, const p
   float *po = prior_tensor_data(out);
   int small = n * m * k < SMALL_GEMM_MACS && batch >= omp_get_max_threads();
   int failed = 0;
-  /* Inside a parallel region oneDNN's sgemm runs on the calling thread alone. */
-#pragma omp parallel for schedule(dynamic) if (small) reduction(| : failed)
-  for (int64_t i = 0; i < batch; i++) {
-    dnnl_status_t st = dnnl_sgemm(ta, tb, n, m, k, 1.0f, pa + batch_offset(a, out, i), lda, pb + batch_offset(b, out, i),
-                                  ldb, 0.0f, po + i * n * m, m);
-    failed |= st != dnnl_success;
+  if (small) {
+    /* Inside a parallel region oneDNN's sgemm runs on the calling thread alone. */
+#pragma omp parallel for schedule(dynamic) reduction(| : failed)
+    for (int64_t i = 0; i < batch; i++)
+      failed |= dnnl_sgemm(ta, tb, n, m, k, 1.0f, pa + batch_offset(a, out, i), lda, pb + batch_offset(b, out, i), ldb,
+                           0.0f, po + i * n * m, m) != dnnl_success;
+  } else {
+    /* Outside any parallel region, so that each product uses every thread. */
+    for (int64_t i = 0; i < batch; i++)
+      failed |= dnnl_sgemm(ta, tb, n, m, k, 1.0f, pa + batch_offset(a, out, i), lda, pb + batch_offset(b, out, i), ldb,
+                           0.0f, po + i * n * m, m) != dnnl_success;
   }
   prior_free_all(2, ac, bc);
   if (failed) return prior_error_set(PRIOR_ERR_INTERNAL, "matmul: oneDNN sgemm failed at [%lld x %lld] x [%lld x %lld]",
