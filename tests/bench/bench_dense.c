@@ -2,7 +2,7 @@
  * at each distinct conv layer shape of ResNet-50 for a batch of 16 at 224 x 224 (conv1 with 1 input
  * channel), f32 on the CPU through the same kernels the ops call.
  *
- * Usage: bench_dense [--threads N] [--roof GFLOPS] [--section gemm|conv|all] [--reps R]
+ * Usage: bench_dense [--threads N] [--roof GFLOPS] [--section gemm|conv|op|all] [--reps R]
  *   --threads  OpenMP threads (default: OMP_NUM_THREADS, else all cores); printed in the header.
  *   --roof     peak f32 GFLOP/s of the machine for 2 threads (default 470, an AVX-512 2-core part); the roof
  *              used for the %roof column is roof * threads / 2.
@@ -10,7 +10,7 @@
  *              one untimed warm-up that also creates and caches the oneDNN primitives.
  *
  * Output: '#' lines are comments; every other line is one row of whitespace-separated columns:
- *   kind      gemm | conv
+ *   kind      gemm | conv | op
  *   name      gemm: MxNxK (C[M,N] = A[M,K] B[K,N]); conv: <layer>_<kh>x<kw>s<stride>_<cin>-<cout>_<h>
  *             (h = input height = width, batch 16)
  *   count     how many convs of ResNet-50 have this shape (1 for GEMM rows)
@@ -20,7 +20,10 @@
  *   total_ms  GEMM: median time of one product; conv: fwd_ms + bwdd_ms + bwdw_ms
  *   gflops    useful GFLOP/s over total_ms (2 M N K per GEMM; 2 N O OH OW C/g KH KW per conv pass)
  *   pct_roof  gflops as a percentage of the roof for this thread count
- * The last line "# conv network total ..." weights each conv row by its count: the time of all ResNet-50
+ * Rows of kind "op" time the other dense ops of a ResNet-50 training step (max pooling, batch norm in training
+ * mode, global average pooling) at their batch-16 shapes: fwd_ms, then the backward in bwdd_ms; they have no
+ * GFLOP/s ('-').
+ * The line "# conv network total ..." weights each conv row by its count: the time of all ResNet-50
  * convs in one training step. */
 #include <dnnl.h>
 #include <omp.h>
@@ -172,6 +175,79 @@ static double bench_conv(const conv_shape *s, int64_t batch) {
   return total * s->count;
 }
 
+/* ---- other ops: max pool, batch norm, global average pool ----------------------------------------------------- */
+
+typedef struct op_run {
+  prior_tensor *x, *y, *gy, *gx, *idx, *w, *b, *gw, *gb, *mean, *var, *rm, *rv;
+  prior_pool2d_params p;
+} op_run;
+
+static prior_status step_maxpool_fwd(void *c) {
+  op_run *r = c;
+  prior_max_pool2d_forward_kernel k = (prior_max_pool2d_forward_kernel)prior_backend_kernel(PRIOR_DEVICE_CPU, "max_pool2d_forward");
+  return k(r->y, r->idx, r->x, &r->p);
+}
+static prior_status step_maxpool_bwd(void *c) {
+  op_run *r = c;
+  prior_max_pool2d_backward_kernel k =
+      (prior_max_pool2d_backward_kernel)prior_backend_kernel(PRIOR_DEVICE_CPU, "max_pool2d_backward");
+  return k(r->gx, r->gy, r->idx);
+}
+static prior_status step_bn_fwd(void *c) {
+  op_run *r = c;
+  prior_batch_norm_forward_kernel k =
+      (prior_batch_norm_forward_kernel)prior_backend_kernel(PRIOR_DEVICE_CPU, "batch_norm_forward");
+  return k(r->y, r->mean, r->var, r->x, r->w, r->b, r->rm, r->rv, 1, 0.1, 1e-5);
+}
+static prior_status step_bn_bwd(void *c) {
+  op_run *r = c;
+  prior_batch_norm_backward_kernel k =
+      (prior_batch_norm_backward_kernel)prior_backend_kernel(PRIOR_DEVICE_CPU, "batch_norm_backward");
+  return k(r->gx, r->gw, r->gb, r->gy, r->x, r->w, r->mean, r->var, 1, 1e-5);
+}
+static prior_status step_gap_fwd(void *c) {
+  op_run *r = c;
+  prior_adaptive_pool_kernel k = (prior_adaptive_pool_kernel)prior_backend_kernel(PRIOR_DEVICE_CPU, "adaptive_avg_pool2d_forward");
+  return k(r->y, r->x);
+}
+static prior_status step_gap_bwd(void *c) {
+  op_run *r = c;
+  prior_adaptive_pool_kernel k =
+      (prior_adaptive_pool_kernel)prior_backend_kernel(PRIOR_DEVICE_CPU, "adaptive_avg_pool2d_backward");
+  return k(r->gx, r->gy);
+}
+
+static void op_row(const char *name, int count, double f, double b) {
+  printf("op    %-28s %5d %9.3f %9.3f %9s %10.3f %8s %7s\n", name, count, f, b, "-", f + b, "-", "-");
+  fflush(stdout);
+}
+
+static void bench_ops(void) {
+  int reps = g_reps ? g_reps : 5;
+  op_run r = {0};
+  int64_t sx[4] = {16, 64, 112, 112}, sp[4] = {16, 64, 56, 56}, sc[1] = {64};
+  /* max pool 3x3/2 pad 1 after conv1 */
+  r.x = rand_f32(4, sx), r.gx = prior_tensor_empty(4, sx, PRIOR_F32, prior_cpu());
+  r.y = prior_tensor_empty(4, sp, PRIOR_F32, prior_cpu()), r.gy = rand_f32(4, sp);
+  r.idx = prior_tensor_empty(4, sp, PRIOR_I64, prior_cpu());
+  r.p = (prior_pool2d_params){{3, 3}, {2, 2}, {1, 1}};
+  op_row("maxpool_3x3s2_64_112", 1, time_median(reps, step_maxpool_fwd, &r), time_median(reps, step_maxpool_bwd, &r));
+  prior_free_all(3, r.y, r.gy, r.idx);
+  /* batch norm (training) after conv1 */
+  r.y = prior_tensor_empty(4, sx, PRIOR_F32, prior_cpu()), r.gy = rand_f32(4, sx);
+  r.w = rand_f32(1, sc), r.b = rand_f32(1, sc), r.rm = rand_f32(1, sc), r.rv = prior_tensor_ones(1, sc, PRIOR_F32, prior_cpu());
+  r.mean = prior_tensor_empty(1, sc, PRIOR_F32, prior_cpu()), r.var = prior_tensor_empty(1, sc, PRIOR_F32, prior_cpu());
+  r.gw = prior_tensor_empty(1, sc, PRIOR_F32, prior_cpu()), r.gb = prior_tensor_empty(1, sc, PRIOR_F32, prior_cpu());
+  op_row("batchnorm_train_64_112", 1, time_median(reps, step_bn_fwd, &r), time_median(reps, step_bn_bwd, &r));
+  prior_free_all(13, r.x, r.gx, r.y, r.gy, r.w, r.b, r.rm, r.rv, r.mean, r.var, r.gw, r.gb, NULL);
+  /* global average pool before the classifier */
+  int64_t sg[4] = {16, 2048, 7, 7}, so[4] = {16, 2048, 1, 1};
+  r.x = rand_f32(4, sg), r.gx = prior_tensor_empty(4, sg, PRIOR_F32, prior_cpu());
+  r.y = prior_tensor_empty(4, so, PRIOR_F32, prior_cpu()), r.gy = rand_f32(4, so);
+  op_row("avgpool_global_2048_7", 1, time_median(reps, step_gap_fwd, &r), time_median(reps, step_gap_bwd, &r));
+  prior_free_all(4, r.x, r.gx, r.y, r.gy);
+}
+
 int main(int argc, char **argv) {
   int threads = 0;
   double roof2 = 470;
@@ -182,7 +258,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--section") && i + 1 < argc) section = argv[++i];
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = atoi(argv[++i]);
     else {
-      fprintf(stderr, "usage: bench_dense [--threads N] [--roof GFLOPS] [--section gemm|conv|all] [--reps R]\n");
+      fprintf(stderr, "usage: bench_dense [--threads N] [--roof GFLOPS] [--section gemm|conv|op|all] [--reps R]\n");
       return 2;
     }
   }
@@ -211,5 +287,6 @@ int main(int argc, char **argv) {
     printf("# conv network total (all ResNet-50 convs, one fwd+bwd step, batch 16): %.1f ms; bench wall %.1f s\n", net,
            (now_ms() - t0) * 1e-3);
   }
+  if (!strcmp(section, "all") || !strcmp(section, "op")) bench_ops();
   return 0;
 }

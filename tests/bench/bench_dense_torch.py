@@ -4,7 +4,7 @@ the median of R timed runs: 9 for GEMM, 5 for conv, 3 for conv passes over 3 GFL
 format (see the comment at the top of bench_dense.c). Conv passes are timed separately through
 torch.ops.aten.convolution_backward with an output mask, which is what autograd calls.
 
-Usage: python3 tests/bench/bench_dense_torch.py [--threads N] [--roof GFLOPS] [--section gemm|conv|all] [--reps R]
+Usage: python3 tests/bench/bench_dense_torch.py [--threads N] [--roof GFLOPS] [--section gemm|conv|op|all] [--reps R]
 """
 import argparse
 import statistics
@@ -75,11 +75,33 @@ def bench_conv(layer, cin, cout, h, k, stride, count, batch, reps, roof):
     return total * count
 
 
+def op_row(name, f, b):
+    print("%-5s %-28s %5d %9.3f %9.3f %9s %10.3f %8s %7s" % ("op", name, 1, f, b, "-", f + b, "-", "-"), flush=True)
+
+
+def bench_ops(reps):
+    reps = reps or 5
+    x, gy = torch.rand(16, 64, 112, 112) * 2 - 1, torch.rand(16, 64, 56, 56) * 2 - 1
+    y, idx = torch.ops.aten.max_pool2d_with_indices(x, [3, 3], [2, 2], [1, 1])
+    bwd = torch.ops.aten.max_pool2d_with_indices_backward
+    op_row("maxpool_3x3s2_64_112", median_ms(lambda: torch.ops.aten.max_pool2d_with_indices(x, [3, 3], [2, 2], [1, 1]), reps),
+           median_ms(lambda: bwd(gy, x, [3, 3], [2, 2], [1, 1], [1, 1], False, idx), reps))
+    gy = torch.rand(16, 64, 112, 112) * 2 - 1
+    w, b, rm, rv = torch.rand(64), torch.rand(64), torch.rand(64), torch.ones(64)
+    out, sm, si = torch.ops.aten.native_batch_norm(x, w, b, rm, rv, True, 0.1, 1e-5)
+    op_row("batchnorm_train_64_112", median_ms(lambda: torch.ops.aten.native_batch_norm(x, w, b, rm, rv, True, 0.1, 1e-5), reps),
+           median_ms(lambda: torch.ops.aten.native_batch_norm_backward(gy, x, w, rm, rv, sm, si, True, 1e-5,
+                                                                       [True, True, True]), reps))
+    x, gy = torch.rand(16, 2048, 7, 7) * 2 - 1, torch.rand(16, 2048, 1, 1) * 2 - 1
+    op_row("avgpool_global_2048_7", median_ms(lambda: F.adaptive_avg_pool2d(x, 1), reps),
+           median_ms(lambda: torch.ops.aten._adaptive_avg_pool2d_backward(gy, x), reps))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--roof", type=float, default=470.0)
-    p.add_argument("--section", default="all", choices=["gemm", "conv", "all"])
+    p.add_argument("--section", default="all", choices=["gemm", "conv", "op", "all"])
     p.add_argument("--reps", type=int, default=0)
     a = p.parse_args()
     if a.threads > 0:
@@ -100,6 +122,8 @@ def main():
             net = sum(bench_conv(*s, batch=16, reps=a.reps, roof=roof) for s in RESNET50)
             print("# conv network total (all ResNet-50 convs, one fwd+bwd step, batch 16): %.1f ms; bench wall %.1f s" %
                   (net, time.perf_counter() - t0))
+        if a.section in ("all", "op"):
+            bench_ops(a.reps)
 
 
 if __name__ == "__main__":

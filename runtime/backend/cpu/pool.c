@@ -19,33 +19,42 @@ static prior_status bad_dtype(const char *op, const prior_tensor *t) {
 
 /* ---- max pooling -------------------------------------------------------------------------------------------- */
 
+/* Loop order: for each output row, kernel row, kernel column, then the output columns innermost, so that the
+ * compiler vectorises across outputs. Each output still sees its window in row-major order, and the update
+ * rule is PyTorch's ("v > max or v is NaN"), so ties and NaNs pick the same index as PyTorch. */
 #define MAX_POOL_FWD(T)                                                                                        \
   static void max_pool_fwd_##T(T *y, int64_t *idx, const T *x, int64_t planes, int64_t H, int64_t W,           \
                                int64_t OH, int64_t OW, const prior_pool2d_params *p) {                         \
+    int64_t sw = p->stride[1], pw = p->pad[1];                                                                 \
     _Pragma("omp parallel for") for (int64_t pl = 0; pl < planes; pl++) {                                      \
       const T *xp = x + pl * H * W;                                                                            \
       for (int64_t oh = 0; oh < OH; oh++) {                                                                    \
         int64_t h0 = oh * p->stride[0] - p->pad[0], h1 = h0 + p->kernel[0];                                    \
         if (h0 < 0) h0 = 0;                                                                                    \
         if (h1 > H) h1 = H;                                                                                    \
+        T *yr = y + (pl * OH + oh) * OW;                                                                       \
+        int64_t *ir = idx + (pl * OH + oh) * OW;                                                               \
         for (int64_t ow = 0; ow < OW; ow++) {                                                                  \
-          int64_t w0 = ow * p->stride[1] - p->pad[1], w1 = w0 + p->kernel[1];                                  \
-          if (w0 < 0) w0 = 0;                                                                                  \
-          if (w1 > W) w1 = W;                                                                                  \
-          T best = -INFINITY;                                                                                  \
-          int64_t bi = h0 * W + w0;                                                                            \
-          for (int64_t h = h0; h < h1; h++)                                                                    \
-            for (int64_t w = w0; w < w1; w++) {                                                                \
-              T v = xp[h * W + w];                                                                             \
-              if (v > best || isnan(v)) { /* NaN wins, as in PyTorch */                                        \
-                best = v;                                                                                      \
-                bi = h * W + w;                                                                                \
-                if (isnan(v)) goto done_##T;                                                                   \
-              }                                                                                                \
+          int64_t w0 = ow * sw - pw;                                                                           \
+          yr[ow] = -INFINITY;                                                                                  \
+          ir[ow] = h0 * W + (w0 < 0 ? 0 : w0);                                                                 \
+        }                                                                                                      \
+        for (int64_t h = h0; h < h1; h++) {                                                                    \
+          const T *xr = xp + h * W;                                                                            \
+          for (int64_t kw = 0; kw < p->kernel[1]; kw++) {                                                      \
+            /* outputs whose column w = ow * sw - pw + kw lies inside the row */                               \
+            int64_t lo = pw - kw > 0 ? (pw - kw + sw - 1) / sw : 0;                                            \
+            int64_t hi = (W - 1 + pw - kw) >= 0 ? (W - 1 + pw - kw) / sw + 1 : 0;                              \
+            if (hi > OW) hi = OW;                                                                              \
+            int64_t off = kw - pw;                                                                             \
+            for (int64_t ow = lo; ow < hi; ow++) {                                                             \
+              int64_t w = ow * sw + off;                                                                       \
+              T v = xr[w];                                                                                     \
+              int upd = (v > yr[ow]) | (v != v);                                                               \
+              yr[ow] = upd ? v : yr[ow];                                                                       \
+              ir[ow] = upd ? h * W + w : ir[ow];                                                               \
             }                                                                                                  \
-        done_##T:                                                                                              \
-          y[(pl * OH + oh) * OW + ow] = best;                                                                  \
-          idx[(pl * OH + oh) * OW + ow] = bi;                                                                  \
+          }                                                                                                    \
         }                                                                                                      \
       }                                                                                                        \
     }                                                                                                          \
