@@ -217,7 +217,11 @@ static prior_status step_gap_bwd(void *c) {
   return k(r->gx, r->gy);
 }
 
-static void op_row(const char *name, int count, double f, double b) {
+/* Forward first (backward reads what it wrote), then backward; one row. */
+static void op_row(const char *name, int reps, prior_status (*fwd)(void *), prior_status (*bwd)(void *), void *ctx) {
+  double f = time_median(reps, fwd, ctx);
+  double b = time_median(reps, bwd, ctx);
+  int count = 1;
   printf("op    %-28s %5d %9.3f %9.3f %9s %10.3f %8s %7s\n", name, count, f, b, "-", f + b, "-", "-");
   fflush(stdout);
 }
@@ -231,20 +235,20 @@ static void bench_ops(void) {
   r.y = prior_tensor_empty(4, sp, PRIOR_F32, prior_cpu()), r.gy = rand_f32(4, sp);
   r.idx = prior_tensor_empty(4, sp, PRIOR_I64, prior_cpu());
   r.p = (prior_pool2d_params){{3, 3}, {2, 2}, {1, 1}};
-  op_row("maxpool_3x3s2_64_112", 1, time_median(reps, step_maxpool_fwd, &r), time_median(reps, step_maxpool_bwd, &r));
+  op_row("maxpool_3x3s2_64_112", reps, step_maxpool_fwd, step_maxpool_bwd, &r);
   prior_free_all(3, r.y, r.gy, r.idx);
   /* batch norm (training) after conv1 */
   r.y = prior_tensor_empty(4, sx, PRIOR_F32, prior_cpu()), r.gy = rand_f32(4, sx);
   r.w = rand_f32(1, sc), r.b = rand_f32(1, sc), r.rm = rand_f32(1, sc), r.rv = prior_tensor_ones(1, sc, PRIOR_F32, prior_cpu());
   r.mean = prior_tensor_empty(1, sc, PRIOR_F32, prior_cpu()), r.var = prior_tensor_empty(1, sc, PRIOR_F32, prior_cpu());
   r.gw = prior_tensor_empty(1, sc, PRIOR_F32, prior_cpu()), r.gb = prior_tensor_empty(1, sc, PRIOR_F32, prior_cpu());
-  op_row("batchnorm_train_64_112", 1, time_median(reps, step_bn_fwd, &r), time_median(reps, step_bn_bwd, &r));
+  op_row("batchnorm_train_64_112", reps, step_bn_fwd, step_bn_bwd, &r);
   prior_free_all(13, r.x, r.gx, r.y, r.gy, r.w, r.b, r.rm, r.rv, r.mean, r.var, r.gw, r.gb, NULL);
   /* global average pool before the classifier */
   int64_t sg[4] = {16, 2048, 7, 7}, so[4] = {16, 2048, 1, 1};
   r.x = rand_f32(4, sg), r.gx = prior_tensor_empty(4, sg, PRIOR_F32, prior_cpu());
   r.y = prior_tensor_empty(4, so, PRIOR_F32, prior_cpu()), r.gy = rand_f32(4, so);
-  op_row("avgpool_global_2048_7", 1, time_median(reps, step_gap_fwd, &r), time_median(reps, step_gap_bwd, &r));
+  op_row("avgpool_global_2048_7", reps, step_gap_fwd, step_gap_bwd, &r);
   prior_free_all(4, r.x, r.gx, r.y, r.gy);
 }
 
