@@ -21,6 +21,7 @@ done
 head -n 1 "$tmp/ours1"
 head -n 1 "$tmp/torch1"
 awk -v threads="$threads" '
+  function num(v) { return v == "-" ? "-" : sprintf("%.1f", v) }
   /^#/ { next }
   {
     side = FILENAME ~ /ours/ ? "ours" : "torch"
@@ -35,8 +36,8 @@ awk -v threads="$threads" '
     for (i = 0; i < n; i++) {
       k = order[i]; split(k, parts, " ")
       o = best["ours", k]; t = best["torch", k]
-      printf "%-5s %-28s %5d %10.3f %10.3f %7.2f %11.1f %12.1f %10.1f\n", parts[1], parts[2], count[k], o, t, o / t,
-             gf["ours", k], gf["torch", k], pct["ours", k]
+      printf "%-5s %-28s %5d %10.3f %10.3f %7.2f %11s %12s %10s\n", parts[1], parts[2], count[k], o, t, o / t,
+             num(gf["ours", k]), num(gf["torch", k]), num(pct["ours", k])
       if (parts[1] == "conv") { net_o += count[k] * o; net_t += count[k] * t }
     }
     if (net_t > 0)
