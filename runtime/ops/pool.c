@@ -1,4 +1,4 @@
-/* Pooling and resampling of [N, C, H, W] maps: argument checks, output shapes, autograd. Kernels take
+/* Pooling of [N, C, H, W] maps: argument checks, output shapes, autograd. Kernels take
  * contiguous tensors; strided inputs are copied here first. */
 #include "backend/kernels_dense.h"
 #include "ops/op_util.h"
@@ -167,52 +167,6 @@ prior_tensor *prior_adaptive_avg_pool2d(prior_tensor *x, int64_t out_h, int64_t 
   prior_tensor *out = xc ? new_map(x, out_h, out_w, (prior_dtype)x->dtype) : NULL;
   if (out && k(out, xc) == PRIOR_OK) {
     out = attach(op, adaptive_backward, x, out, NULL, NULL, NULL, x->shape, 4);
-  } else {
-    prior_tensor_free(out);
-    out = NULL;
-  }
-  prior_tensor_free(xc);
-  return out;
-}
-
-/* ---- interpolation ------------------------------------------------------------------------------------------- */
-
-static prior_status interp_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
-  prior_interpolate_kernel k =
-      (prior_interpolate_kernel)prior_op_kernel("interpolate backward", "interpolate_backward", g);
-  prior_tensor *gc = k ? prior_tensor_contiguous_raw(g) : NULL;
-  gi[0] = gc ? input_grad_like(node, g) : NULL;
-  prior_status s = gi[0] ? k(gi[0], gc, (int)node->ints[12], (int)node->ints[13]) : prior_error_code();
-  prior_tensor_free(gc);
-  return s;
-}
-
-prior_tensor *prior_interpolate(prior_tensor *x, int64_t out_h, int64_t out_w, prior_interp_mode mode,
-                                int align_corners) {
-  const char *op = "interpolate";
-  if (check_map(op, x) != PRIOR_OK) return NULL;
-  if (mode != PRIOR_INTERP_NEAREST && mode != PRIOR_INTERP_BILINEAR) {
-    prior_error_set(PRIOR_ERR_ARGUMENT, "%s: unknown mode %d (nearest = 0, bilinear = 1)", op, (int)mode);
-    return NULL;
-  }
-  if (mode == PRIOR_INTERP_NEAREST && align_corners) {
-    prior_error_set(PRIOR_ERR_ARGUMENT, "%s: align_corners applies to bilinear mode only", op);
-    return NULL;
-  }
-  if (out_h < 1 || out_w < 1 || x->shape[2] < 1 || x->shape[3] < 1) {
-    char sx[96];
-    prior_error_set(PRIOR_ERR_SHAPE, "%s: output size (%lld, %lld) and input %s's spatial dims must be >= 1", op,
-                    (long long)out_h, (long long)out_w, prior_tensor_shape_str(x, sx, sizeof sx));
-    return NULL;
-  }
-  prior_interpolate_kernel k = (prior_interpolate_kernel)prior_op_kernel(op, "interpolate_forward", x);
-  if (!k) return NULL;
-  prior_tensor *xc = prior_tensor_contiguous_raw(x);
-  prior_tensor *out = xc ? new_map(x, out_h, out_w, (prior_dtype)x->dtype) : NULL;
-  int align = align_corners != 0;
-  if (out && k(out, xc, (int)mode, align) == PRIOR_OK) {
-    int64_t ints[6] = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], (int64_t)mode, align};
-    out = attach(op, interp_backward, x, out, NULL, NULL, NULL, ints, 6);
   } else {
     prior_tensor_free(out);
     out = NULL;

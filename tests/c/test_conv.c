@@ -1,6 +1,8 @@
 /* conv2d: gradient checks for every option (stride, padding, dilation, groups, bias or not, a permuted input),
  * the f32 oneDNN path (forward, backward data, backward weights, bias) against the f64 reference loops, a
  * PyTorch fixture, and error paths. */
+#include <pthread.h>
+
 #include "dense_util.h"
 
 typedef struct conv_cfg {
@@ -48,6 +50,41 @@ static void check_fixture(void) {
     prior_free_all(5, y, x32, w32, b32, y32);
   }
   prior_free_all(4, x, w, b, expect);
+}
+
+/* Two threads run the same new f32 shape at once: both create the primitive, one of them is cached, and both
+ * results must match the f64 reference. */
+typedef struct thread_job {
+  prior_tensor *x, *w, *y;
+} thread_job;
+
+static void *conv_thread(void *arg) {
+  thread_job *j = arg;
+  for (int i = 0; i < 3; i++) {
+    prior_tensor_free(j->y);
+    j->y = prior_conv2d(j->x, j->w, NULL, 1, 1, 1, 1, 1, 1, 1);
+  }
+  return NULL;
+}
+
+static void check_threads(void) {
+  int64_t sx[4] = {2, 8, 10, 9}, sw[4] = {12, 8, 3, 3};
+  prior_tensor *x = prior_tensor_empty(4, sx, PRIOR_F64, prior_cpu()), *w = prior_tensor_empty(4, sw, PRIOR_F64, prior_cpu());
+  prior_tensor_uniform_(x, -1, 1);
+  prior_tensor_uniform_(w, -1, 1);
+  prior_tensor *ref = prior_conv2d(x, w, NULL, 1, 1, 1, 1, 1, 1, 1);
+  thread_job jobs[2];
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) {
+    jobs[i].x = prior_tensor_to_dtype_raw(x, PRIOR_F32), jobs[i].w = prior_tensor_to_dtype_raw(w, PRIOR_F32), jobs[i].y = NULL;
+    pthread_create(&th[i], NULL, conv_thread, &jobs[i]);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_join(th[i], NULL);
+    CHECK_MSG(jobs[i].y && max_rel_diff(jobs[i].y, ref) < 1e-5, "conv2d from thread %d", i);
+    prior_free_all(3, jobs[i].x, jobs[i].w, jobs[i].y);
+  }
+  prior_free_all(3, x, w, ref);
 }
 
 static void check_errors(void) {
@@ -104,6 +141,7 @@ int main(void) {
   /* the same shape again is served from the primitive cache */
   run_case("conv f32 3x3 cached", 2, 16, 12, 12, 32, 3, 3, pad1, 1, 0, 1e-5);
   check_fixture();
+  check_threads();
   check_errors();
   return check_summary("test_conv");
 }

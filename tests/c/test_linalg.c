@@ -61,7 +61,16 @@ static void check_shapes(void) {
   CHECK(y2 && y2->ndim == 2 && y2->shape[0] == 2 && y2->shape[1] == 4);
   prior_tensor *y3 = prior_matmul(a, c); /* [5, 2, 3, 3] */
   CHECK(y3 && y3->ndim == 4 && y3->shape[0] == 5 && y3->shape[1] == 2 && y3->shape[2] == 3 && y3->shape[3] == 3);
-  prior_free_all(7, a, v, w, c, y1, y2, y3);
+  /* an empty inner dim gives zeros, an empty outer dim an empty result */
+  int64_t s20[2] = {2, 0}, s03[2] = {0, 3}, s04[2] = {0, 4}, s45[2] = {4, 5};
+  prior_tensor *e1 = prior_tensor_zeros(2, s20, PRIOR_F32, prior_cpu()), *e2 = prior_tensor_zeros(2, s03, PRIOR_F32, prior_cpu());
+  prior_tensor *e3 = prior_tensor_zeros(2, s04, PRIOR_F32, prior_cpu()), *m45 = prior_tensor_ones(2, s45, PRIOR_F32, prior_cpu());
+  prior_tensor *z = prior_matmul(e1, e2), *z2 = prior_matmul(e3, m45);
+  double zs[6] = {1, 1, 1, 1, 1, 1};
+  CHECK(z && z->shape[0] == 2 && z->shape[1] == 3 && prior_tensor_to_f64_array(z, zs) == PRIOR_OK);
+  CHECK(zs[0] == 0 && zs[5] == 0);
+  CHECK(z2 && z2->shape[0] == 0 && z2->shape[1] == 5);
+  prior_free_all(13, a, v, w, c, y1, y2, y3, e1, e2, e3, m45, z, z2);
 }
 
 static void check_errors(void) {

@@ -116,6 +116,21 @@ static void check_pad(void) {
   prior_free_all(5, x, xs, v, y, z);
 }
 
+/* A NaN wins, and with several NaNs the last one (PyTorch's rule "v > max or v is NaN"); its gradient goes there. */
+static void check_max_pool_nan(void) {
+  double v[4] = {1.0, NAN, 3.0, NAN};
+  int64_t s[4] = {1, 1, 2, 2};
+  prior_tensor *x = prior_tensor_from_data(v, 4, s, PRIOR_F64, prior_cpu());
+  prior_tensor_set_requires_grad(x, 1);
+  prior_tensor *y = prior_max_pool2d(x, 2, 2, 2, 2, 0, 0);
+  double out = 0, g[4] = {0};
+  CHECK(y && prior_tensor_item(y, &out) == PRIOR_OK && isnan(out));
+  CHECK_OK(prior_backward(y, NULL, 0));
+  CHECK(x->grad && prior_tensor_to_f64_array(x->grad, g) == PRIOR_OK);
+  CHECK(g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 1);
+  prior_free_all(2, x, y);
+}
+
 static void check_errors(void) {
   int64_t s[4] = {1, 2, 4, 4}, s3[3] = {2, 4, 4};
   prior_tensor *x = leaf_uniform(4, s, -1, 1), *x3 = leaf_uniform(3, s3, -1, 1);
@@ -158,6 +173,7 @@ int main(void) {
   grad_case("interpolate bilinear ac=1 to 1x1", (pool_cfg){.kind = 3, .out = {1, 1}, .mode = 1, .align = 1}, 1, 1, 3, 3);
   check_fixtures();
   check_pad();
+  check_max_pool_nan();
   check_errors();
   return check_summary("test_pool");
 }
