@@ -13,6 +13,16 @@ static prior_tensor *apply_bn(prior_tensor *const *in, void *ctx) {
   return prior_batch_norm2d(in[0], c->rm, c->rv, in[1], in[2], c->training, 0.1, 1e-5);
 }
 
+/* eval mode with the running statistics converted to the input's dtype (so f32 and f64 runs share them) */
+static prior_tensor *apply_bn_eval_any(prior_tensor *const *in, void *ctx) {
+  const bn_cfg *c = ctx;
+  prior_tensor *rm = prior_tensor_to_dtype_raw(c->rm, (prior_dtype)in[0]->dtype);
+  prior_tensor *rv = prior_tensor_to_dtype_raw(c->rv, (prior_dtype)in[0]->dtype);
+  prior_tensor *y = prior_batch_norm2d(in[0], rm, rv, in[1], in[2], 0, 0.1, 1e-5);
+  prior_free_all(2, rm, rv);
+  return y;
+}
+
 /* fixture check for one dtype: a training step, then eval with the updated statistics */
 static void check_fixture(prior_dtype dt, double tol) {
   const char *names[] = {"bn_x", "bn_w", "bn_b", "bn_rm0", "bn_rv0", "bn_train_y", "bn_rm1", "bn_rv1", "bn_eval_y"};
@@ -74,6 +84,8 @@ int main(void) {
   prior_tensor *inb[3] = {bx, bw, bb}, *inb2[3] = {bx, NULL, NULL};
   check_f32_vs_f64("bn f32 train", apply_bn, &train, 3, inb, 1e-5);
   check_f32_vs_f64("bn f32 train no affine", apply_bn, &train, 3, inb2, 1e-5);
+  bn_cfg eval_big = {0, brm, brv};
+  check_f32_vs_f64("bn f32 eval", apply_bn_eval_any, &eval_big, 3, inb, 1e-5);
   /* eval needs running stats of each dtype: compare the two outputs directly */
   prior_tensor *bx32 = prior_tensor_to_dtype_raw(bx, PRIOR_F32), *bw32 = prior_tensor_to_dtype_raw(bw, PRIOR_F32);
   prior_tensor *bb32 = prior_tensor_to_dtype_raw(bb, PRIOR_F32);
