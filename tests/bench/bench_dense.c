@@ -11,14 +11,16 @@
  *
  * Output: '#' lines are comments; every other line is one row of whitespace-separated columns:
  *   kind      gemm | conv | op
- *   name      gemm: MxNxK (C[M,N] = A[M,K] B[K,N]); conv: <layer>_<kh>x<kw>s<stride>_<cin>-<cout>_<h>
+ *   name      gemm: MxNxK (C[M,N] = A[M,K] B[K,N]), linear_8x256x768x768 (x [8, 256, 768] times a 768 x 768
+ *             matrix), bmm_96x197x64x197 (96 products [197, 64] x [64, 197]: ViT-B/16 attention scores for
+ *             8 images x 12 heads); conv: <layer>_<kh>x<kw>s<stride>_<cin>-<cout>_<h>
  *             (h = input height = width, batch 16)
  *   count     how many convs of ResNet-50 have this shape (1 for GEMM rows)
  *   fwd_ms    median forward time (conv), '-' for GEMM
  *   bwdd_ms   median backward-data time (conv; '-' for conv1, whose input needs no gradient, and GEMM)
  *   bwdw_ms   median backward-weights time (conv), '-' for GEMM
  *   total_ms  GEMM: median time of one product; conv: fwd_ms + bwdd_ms + bwdw_ms
- *   gflops    useful GFLOP/s over total_ms (2 M N K per GEMM; 2 N O OH OW C/g KH KW per conv pass)
+ *   gflops    useful GFLOP/s over total_ms (2 M N K per GEMM product; 2 N O OH OW C/g KH KW per conv pass)
  *   pct_roof  gflops as a percentage of the roof for this thread count
  * Rows of kind "op" time the other dense ops of a ResNet-50 training step (max pooling, batch norm in training
  * mode, global average pooling) at their batch-16 shapes: fwd_ms, then the backward in bwdd_ms; they have no
@@ -72,11 +74,12 @@ static int g_reps;
 
 /* ---- GEMM ----------------------------------------------------------------------------------------------- */
 
-static void bench_gemm(const char *name, int64_t m, int64_t n, int64_t k) {
+/* batch products of [m, k] x [k, n] (batch 1: one plain GEMM) */
+static void bench_gemm(const char *name, int64_t batch, int64_t m, int64_t n, int64_t k) {
   prior_matmul_kernel mm = (prior_matmul_kernel)prior_backend_kernel(PRIOR_DEVICE_CPU, "matmul");
-  int64_t sa[2] = {m, k}, sb[2] = {k, n}, sc[2] = {m, n};
-  prior_tensor *a = rand_f32(2, sa), *b = rand_f32(2, sb), *c = prior_tensor_empty(2, sc, PRIOR_F32, prior_cpu());
-  double flop = 2.0 * m * n * k;
+  int64_t sa[3] = {batch, m, k}, sb[3] = {batch, k, n}, sc[3] = {batch, m, n};
+  prior_tensor *a = rand_f32(3, sa), *b = rand_f32(3, sb), *c = prior_tensor_empty(3, sc, PRIOR_F32, prior_cpu());
+  double flop = 2.0 * batch * m * n * k;
   int reps = g_reps ? g_reps : (flop < 1e9 ? 25 : 9);
   double t[64];
   die_on(mm(c, a, b));
@@ -281,9 +284,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 4; i++) {
       char name[32];
       snprintf(name, sizeof name, "%lldx%lldx%lld", (long long)sq[i], (long long)sq[i], (long long)sq[i]);
-      bench_gemm(name, sq[i], sq[i], sq[i]);
+      bench_gemm(name, 1, sq[i], sq[i], sq[i]);
     }
-    bench_gemm("linear_8x256x768x768", 8 * 256, 768, 768);
+    bench_gemm("linear_8x256x768x768", 1, 8 * 256, 768, 768);
+    bench_gemm("bmm_96x197x64x197", 96, 197, 197, 64);
   }
   if (!strcmp(section, "all") || !strcmp(section, "conv")) {
     double net = 0, t0 = now_ms();

@@ -42,12 +42,15 @@ def row(kind, name, count, f, d, w, total, gf, roof):
                                                            100 * gf / roof), flush=True)
 
 
-def bench_gemm(name, m, n, k, reps, roof, linear=False):
-    flop = 2.0 * m * n * k
+def bench_gemm(name, m, n, k, reps, roof, linear=False, batch=1):
+    flop = 2.0 * batch * m * n * k
     reps = reps or (25 if flop < 1e9 else 9)
     if linear:  # x [8, 256, 768] through F.linear, as the model's projections
         x, w = torch.rand(8, m // 8, k) * 2 - 1, torch.rand(n, k) * 2 - 1
         fn = lambda: F.linear(x, w)
+    elif batch > 1:
+        a, b, c = torch.rand(batch, m, k) * 2 - 1, torch.rand(batch, k, n) * 2 - 1, torch.empty(batch, m, n)
+        fn = lambda: torch.bmm(a, b, out=c)
     else:
         a, b, c = torch.rand(m, k) * 2 - 1, torch.rand(k, n) * 2 - 1, torch.empty(m, n)
         fn = lambda: torch.mm(a, b, out=c)
@@ -117,6 +120,7 @@ def main():
             for s in (256, 512, 1024, 2048):
                 bench_gemm("%dx%dx%d" % (s, s, s), s, s, s, a.reps, roof)
             bench_gemm("linear_8x256x768x768", 8 * 256, 768, 768, a.reps, roof, linear=True)
+            bench_gemm("bmm_96x197x64x197", 197, 197, 64, a.reps, roof, batch=96)
         if a.section in ("all", "conv"):
             t0 = time.perf_counter()
             net = sum(bench_conv(*s, batch=16, reps=a.reps, roof=roof) for s in RESNET50)
