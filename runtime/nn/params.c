@@ -59,6 +59,12 @@ prior_status prior_params_add(prior_params *p, const char *prefix, const char *n
   return PRIOR_OK;
 }
 
+prior_status prior_params_extend(prior_params *dst, const char *prefix, const prior_params *src) {
+  for (int32_t i = 0; src && i < src->n; i++)
+    PRIOR_TRY(prior_params_add(dst, prefix, src->names[i], src->tensors[i], src->is_buffer[i]));
+  return PRIOR_OK;
+}
+
 int32_t prior_params_count(const prior_params *p) { return p ? p->n : 0; }
 const char *prior_params_name(const prior_params *p, int32_t i) { return (p && i >= 0 && i < p->n) ? p->names[i] : NULL; }
 prior_tensor *prior_params_tensor(const prior_params *p, int32_t i) {

@@ -20,6 +20,8 @@ prior_params *prior_params_new(void);
 void prior_params_free(prior_params *p);
 /* Registers t under `prefix` + `name` ("layer1.0." + "conv1.weight"); keeps its own reference. */
 prior_status prior_params_add(prior_params *p, const char *prefix, const char *name, prior_tensor *t, int is_buffer);
+/* Adds every entry of src to dst under prefix + its name (sharing the tensors). */
+prior_status prior_params_extend(prior_params *dst, const char *prefix, const prior_params *src);
 int32_t prior_params_count(const prior_params *p);
 const char *prior_params_name(const prior_params *p, int32_t i);
 prior_tensor *prior_params_tensor(const prior_params *p, int32_t i); /* borrowed */
