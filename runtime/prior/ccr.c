@@ -37,7 +37,7 @@ static prior_tensor *tokens_to_map(prior_tensor *tokens, int64_t h, int64_t w) {
 }
 
 prior_tensor *prior_ccr_image_decode(prior_ccr_image_decoder *dec, prior_tensor *tokens, prior_tensor *text_context,
-                                     int64_t h, int64_t w, int training) {
+                                     int64_t h, int64_t w, int training, prior_tensor *channel_mask) {
   if (prior_check_ndim("ccr_image_decode", "tokens", tokens, 3) || prior_check_ndim("ccr_image_decode", "text_context", text_context, 3))
     return NULL;
   if (tokens->shape[1] != h * w || !prior_tensor_same_shape(tokens, text_context)) {
@@ -48,7 +48,14 @@ prior_tensor *prior_ccr_image_decode(prior_ccr_image_decoder *dec, prior_tensor 
     return NULL;
   }
   prior_tensor *image_map = tokens_to_map(tokens, h, w);
-  prior_tensor *masked = image_map ? prior_dropout2d(image_map, dec->channel_dropout, training) : NULL;
+  prior_tensor *masked = NULL;
+  if (image_map && channel_mask) {
+    prior_tensor *m4 = prior_reshape(channel_mask, 4, (int64_t[]){tokens->shape[0], tokens->shape[2], 1, 1});
+    masked = m4 ? prior_mul(image_map, m4) : NULL;
+    prior_tensor_free(m4);
+  } else if (image_map) {
+    masked = prior_dropout2d(image_map, dec->channel_dropout, training);
+  }
   prior_tensor *ctx_map = tokens_to_map(text_context, h, w);
   prior_tensor *parts[2] = {masked, ctx_map};
   prior_tensor *x = (masked && ctx_map) ? prior_cat(2, parts, 1) : NULL;

@@ -260,10 +260,11 @@ static prior_tensor *weighted_sum(int n, prior_tensor *const *terms, const doubl
 
 static prior_status stage3_losses(prior_model *m, const prior_batch *batch, prior_tensor *img_local, prior_tensor *c2,
                                   prior_tensor *sents, prior_tensor *mask, prior_tensor *txt_global, double tau,
-                                  int training, prior_losses *l) {
+                                  int training, const prior_step_noise *noise, prior_losses *l) {
   int64_t side = m->config.image_size / 32;
   /* image reconstruction */
-  prior_tensor *rec = prior_ccr_image_decode(&m->ccr_image, img_local, c2, side, side, training);
+  prior_tensor *rec = prior_ccr_image_decode(&m->ccr_image, img_local, c2, side, side, training,
+                                             noise ? noise->ccr_channel_mask : NULL);
   prior_tensor *target = NULL;
   if (rec) {
     if (rec->shape[2] == batch->images->shape[2] && rec->shape[3] == batch->images->shape[3])
@@ -286,7 +287,7 @@ static prior_status stage3_losses(prior_model *m, const prior_batch *batch, prio
   prior_tensor *a = (ordered && et) ? prior_matmul(ordered, et) : NULL, *b = (targets && et) ? prior_matmul(targets, et) : NULL;
   l->kl = (a && b && tmask) ? masked_kl(a, b, tmask) : NULL;
   /* global prediction alignment: the predictions through the SPB and the sentence pool, against the text */
-  prior_tensor *qp = ordered ? prior_spb_query(&m->spb, ordered, tau, NULL, NULL, NULL) : NULL;
+  prior_tensor *qp = ordered ? prior_spb_query(&m->spb, ordered, tau, noise ? noise->gumbel_gpa : NULL, NULL, NULL) : NULL;
   prior_tensor *gp = (qp && tmask) ? prior_attention_pool_forward(&m->sentence_pool, qp, tmask, NULL) : NULL;
   l->gpa = gp ? prior_infonce(gp, txt_global, m->logit_scale) : NULL;
   prior_free_all(10, preds, sd, targets, tmask, ordered, et, a, b, qp, gp);
@@ -294,7 +295,7 @@ static prior_status stage3_losses(prior_model *m, const prior_batch *batch, prio
 }
 
 prior_status prior_model_step(prior_model *m, const prior_batch *batch, int stage, double tau, int training,
-                              prior_tensor *gumbel, prior_losses *l) {
+                              const prior_step_noise *noise, prior_losses *l) {
   *l = (prior_losses){0};
   if (!m || !batch) return prior_error_set(PRIOR_ERR_ARGUMENT, "model_step: NULL model or batch");
   if (stage < 1 || stage > 3) return prior_error_set(PRIOR_ERR_ARGUMENT, "model_step: stage %d (expected 1, 2 or 3)", stage);
@@ -303,7 +304,7 @@ prior_status prior_model_step(prior_model *m, const prior_batch *batch, int stag
   prior_status s = encode_image(m, batch->images, training, &img_global, &img_local);
   if (s == PRIOR_OK) s = encode_sentences(m, batch->ids, batch->attention_mask, batch->sentence_index, training, &raw, &mask);
   if (s == PRIOR_OK && stage >= 2) {
-    sents = prior_spb_query(&m->spb, raw, tau, gumbel, NULL, NULL);
+    sents = prior_spb_query(&m->spb, raw, tau, noise ? noise->gumbel : NULL, NULL, NULL);
     l->proto = sents ? prior_masked_l1(sents, raw, mask) : NULL;
     if (!l->proto) s = prior_error_code();
   } else if (s == PRIOR_OK) {
@@ -328,7 +329,7 @@ prior_status prior_model_step(prior_model *m, const prior_batch *batch, int stag
     l->local_text = prior_local_text_infonce(c1, sents, mask, m->local_logit_scale);
     if (!l->local_image || !l->local_text) s = prior_error_code();
   }
-  if (s == PRIOR_OK && stage == 3) s = stage3_losses(m, batch, img_local, c2, sents, mask, txt_global, tau, training, l);
+  if (s == PRIOR_OK && stage == 3) s = stage3_losses(m, batch, img_local, c2, sents, mask, txt_global, tau, training, noise, l);
   if (s == PRIOR_OK) {
     const prior_model_config *c = &m->config;
     prior_tensor *terms[8] = {l->global, l->local_image, l->local_text, l->proto, l->rec_image, l->spg, l->kl, l->gpa};

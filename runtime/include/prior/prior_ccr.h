@@ -18,9 +18,10 @@ typedef struct prior_ccr_image_decoder {
 prior_status prior_ccr_image_decoder_init(prior_ccr_image_decoder *dec, prior_params *p, const char *prefix, int64_t d,
                                           double channel_dropout);
 /* tokens and text_context [B, h*w, D] (token index = y*w + x) -> image [B, 1, 32h, 32w]: channel dropout on the
- * tokens' map, concatenation with the context map, five (nearest x2, conv-BN-ReLU x2) blocks, a 3x3 head. */
+ * tokens' map, concatenation with the context map, five (nearest x2, conv-BN-ReLU x2) blocks, a 3x3 head.
+ * channel_mask [B, D] (may be NULL) replaces the random dropout by given multipliers. */
 prior_tensor *prior_ccr_image_decode(prior_ccr_image_decoder *dec, prior_tensor *tokens, prior_tensor *text_context,
-                                     int64_t h, int64_t w, int training);
+                                     int64_t h, int64_t w, int training, prior_tensor *channel_mask);
 
 typedef struct prior_ccr_text_decoder {
   prior_tensor *queries; /* [Q, D] */

@@ -54,10 +54,17 @@ typedef struct prior_losses {
 
 void prior_losses_free(prior_losses *l);
 
+/* Randomness a step would draw, given explicitly (tests, reproductions); any field may be NULL to draw it. */
+typedef struct prior_step_noise {
+  prior_tensor *gumbel;           /* [B, M, K]: the SPB query of the report's sentences */
+  prior_tensor *gumbel_gpa;       /* [B, Q, K]: the SPB query of the predicted prototypes (GPA) */
+  prior_tensor *ccr_channel_mask; /* [B, D]: the CCR image decoder's channel dropout, as multipliers (0 or 1/(1-p)) */
+} prior_step_noise;
+
 /* One forward pass of stage 1, 2 or 3 on a batch; losses->total is ready for prior_backward. tau: the SPB
- * temperature for this step (stages 2-3). gumbel: injected noise [B, M, K] for the SPB, or NULL to draw it. */
+ * temperature for this step (stages 2-3). noise may be NULL. */
 prior_status prior_model_step(prior_model *m, const prior_batch *batch, int stage, double tau, int training,
-                              prior_tensor *gumbel, prior_losses *losses);
+                              const prior_step_noise *noise, prior_losses *losses);
 
 /* Inference pieces (no loss): image -> global [B, D] and local tokens [B, N, D] (projected); text -> global
  * [B, D], sentences [B, M, D] (through the SPB when use_spb, with no noise) and their mask [B, M]. */
