@@ -47,7 +47,7 @@ prior_model_config prior_model_config_paper(void) {
   c.ccr_channel_dropout = 0.5;
   c.logit_scale_init = log(1 / 0.01);
   c.w_global = 10, c.w_local_image = 1, c.w_local_text = 1, c.w_proto = 10;
-  c.w_rec_image = 1, c.w_spg = 1, c.w_kl = 1, c.w_gpa = 1;
+  c.w_rec_image = 1, c.w_spg = 10, c.w_kl = 1, c.w_gpa = 1; /* SPG: MODEL.md's "weight 10" */
   return c;
 }
 
@@ -259,7 +259,7 @@ static prior_tensor *weighted_sum(int n, prior_tensor *const *terms, const doubl
 }
 
 static prior_status stage3_losses(prior_model *m, const prior_batch *batch, prior_tensor *img_local, prior_tensor *c2,
-                                  prior_tensor *sents, prior_tensor *mask, prior_tensor *txt_global, double tau,
+                                  prior_tensor *raw, prior_tensor *sents, prior_tensor *mask, prior_tensor *txt_global, double tau,
                                   int training, const prior_step_noise *noise, prior_losses *l) {
   int64_t side = m->config.image_size / 32;
   /* image reconstruction */
@@ -275,22 +275,25 @@ static prior_status stage3_losses(prior_model *m, const prior_batch *batch, prio
   l->rec_image = target ? prior_l1_loss(rec, target, PRIOR_REDUCTION_MEAN) : NULL;
   prior_free_all(2, rec, target);
   if (!l->rec_image) return prior_error_code();
-  /* prototype reconstruction: the report's sentence prototypes (targets, no gradient) padded to Q rows */
+  /* prototype reconstruction: the report's sentence prototypes padded to Q rows are the targets (they keep their
+   * gradient: MODEL.md names no stop-gradient there, and the reference's padded copies are differentiable) */
   int64_t q = m->config.num_queries;
   prior_tensor *preds = prior_ccr_text_decode(&m->ccr_text, img_local, training);
-  prior_tensor *sd = prior_detach(sents);
-  prior_tensor *targets = sd ? prior_pad_rows(sd, q) : NULL;
+  prior_tensor *targets = prior_pad_rows(sents, q);
   prior_tensor *tmask = prior_pad_rows(mask, q);
   prior_tensor *ordered = (preds && targets) ? prior_hungarian_reorder(preds, targets) : NULL;
   l->spg = ordered ? prior_l1_loss(ordered, targets, PRIOR_REDUCTION_MEAN) : NULL;
+  /* KL(softmax(z E^T) || softmax(pred E^T)) with z the raw sentence vectors, as the reference's
+   * F.kl_div(log_softmax(pred E^T), log_softmax(z E^T), log_target=True, reduction='batchmean') */
   prior_tensor *et = prior_transpose(m->spb.prototypes, 0, 1);
-  prior_tensor *a = (ordered && et) ? prior_matmul(ordered, et) : NULL, *b = (targets && et) ? prior_matmul(targets, et) : NULL;
+  prior_tensor *zq = prior_pad_rows(raw, q);
+  prior_tensor *a = (zq && et) ? prior_matmul(zq, et) : NULL, *b = (ordered && et) ? prior_matmul(ordered, et) : NULL;
   l->kl = (a && b && tmask) ? masked_kl(a, b, tmask) : NULL;
   /* global prediction alignment: the predictions through the SPB and the sentence pool, against the text */
   prior_tensor *qp = ordered ? prior_spb_query(&m->spb, ordered, tau, noise ? noise->gumbel_gpa : NULL, NULL, NULL) : NULL;
   prior_tensor *gp = (qp && tmask) ? prior_attention_pool_forward(&m->sentence_pool, qp, tmask, NULL) : NULL;
   l->gpa = gp ? prior_infonce(gp, txt_global, m->logit_scale) : NULL;
-  prior_free_all(10, preds, sd, targets, tmask, ordered, et, a, b, qp, gp);
+  prior_free_all(10, preds, zq, targets, tmask, ordered, et, a, b, qp, gp);
   return (l->spg && l->kl && l->gpa) ? PRIOR_OK : prior_error_code();
 }
 
@@ -329,7 +332,7 @@ prior_status prior_model_step(prior_model *m, const prior_batch *batch, int stag
     l->local_text = prior_local_text_infonce(c1, sents, mask, m->local_logit_scale);
     if (!l->local_image || !l->local_text) s = prior_error_code();
   }
-  if (s == PRIOR_OK && stage == 3) s = stage3_losses(m, batch, img_local, c2, sents, mask, txt_global, tau, training, noise, l);
+  if (s == PRIOR_OK && stage == 3) s = stage3_losses(m, batch, img_local, c2, raw, sents, mask, txt_global, tau, training, noise, l);
   if (s == PRIOR_OK) {
     const prior_model_config *c = &m->config;
     prior_tensor *terms[8] = {l->global, l->local_image, l->local_text, l->proto, l->rec_image, l->spg, l->kl, l->gpa};
