@@ -9,7 +9,7 @@ prior_tensor *prior_log_softmax(prior_tensor *x, int64_t dim);
 /* Zeroes elements with probability p and scales the rest by 1/(1-p); identity when !training or p == 0.
  * The mask comes from the global Philox stream. */
 prior_tensor *prior_dropout(prior_tensor *x, double p, int training);
-/* Zeroes whole channels of [N, C, ...] (nn.Dropout2d). */
+/* Zeroes whole channels of [N, C, ...] (nn.Dropout2d): one draw per (n, c), the rest of the dims share it. */
 prior_tensor *prior_dropout2d(prior_tensor *x, double p, int training);
 /* weight [V, D], indices (i32/i64, any shape) -> [..., D]. Out-of-range indices are an error naming the value.
  * padding_idx < 0 means none; that row gets no gradient. */

@@ -19,5 +19,6 @@
 #include "prior/ops_nn.h"
 #include "prior/ops_index.h"
 #include "prior/ops_loss.h"
+#include "prior/optim.h"
 
 #endif

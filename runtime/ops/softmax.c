@@ -1,0 +1,66 @@
+/* softmax and log_softmax over one dim, with fused backward kernels. The input is made contiguous and viewed
+ * as [outer, n, inner]; the output (saved for backward) is contiguous. */
+#include "backend/kernels_nn.h"
+#include "ops/op_util.h"
+#include "prior/ops_nn.h"
+#include "prior/ops_reduce.h"
+
+static void split_dims(const prior_tensor *x, int dim, int64_t *outer, int64_t *n, int64_t *inner) {
+  *outer = *inner = 1;
+  *n = x->ndim ? x->shape[dim] : 1;
+  for (int d = 0; d < dim; d++) *outer *= x->shape[d];
+  for (int d = dim + 1; d < x->ndim; d++) *inner *= x->shape[d];
+}
+
+/* ints: [0] dim, [1] log */
+static prior_status softmax_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
+  prior_tensor *y = node->saved[0];
+  const char *name = node->ints[1] ? "log_softmax backward" : "softmax backward";
+  prior_softmax_backward_kernel k = (prior_softmax_backward_kernel)prior_op_kernel(name, "softmax_backward", y);
+  if (!k) return prior_error_code();
+  prior_tensor *gc = prior_tensor_contiguous_raw(g);
+  prior_tensor *dx = gc ? prior_tensor_empty(y->ndim, y->shape, (prior_dtype)y->dtype, y->device) : NULL;
+  if (!dx) return prior_tensor_free(gc), prior_error_code();
+  int64_t outer, n, inner;
+  split_dims(y, (int)node->ints[0], &outer, &n, &inner);
+  prior_status s = k(dx, gc, y, outer, n, inner, (int)node->ints[1]);
+  prior_tensor_free(gc);
+  if (s != PRIOR_OK) return prior_tensor_free(dx), s;
+  gi[0] = dx;
+  return PRIOR_OK;
+}
+
+static prior_tensor *softmax_op(const char *name, prior_tensor *x, int64_t dim, int log) {
+  if (prior_check_floating(name, "input", x)) return NULL;
+  int d = 0;
+  if (x->ndim > 0 && prior_normalize_dim(name, dim, x->ndim, &d) != PRIOR_OK) return NULL;
+  prior_softmax_kernel k = (prior_softmax_kernel)prior_op_kernel(name, "softmax", x);
+  if (!k) return NULL;
+  prior_tensor *xc = prior_tensor_contiguous_raw(x);
+  prior_tensor *y = xc ? prior_tensor_empty(x->ndim, x->shape, (prior_dtype)x->dtype, x->device) : NULL;
+  if (!y) return prior_tensor_free(xc), NULL;
+  int64_t outer, n, inner;
+  split_dims(x, d, &outer, &n, &inner);
+  prior_status s = k(y, xc, outer, n, inner, log);
+  prior_tensor_free(xc);
+  if (s != PRIOR_OK) {
+    prior_error_context("%s", name);
+    prior_tensor_free(y);
+    return NULL;
+  }
+  if (prior_autograd_needed(1, &x)) {
+    prior_node *node = prior_node_new(name, softmax_backward, 1, &x);
+    if (!node || prior_node_save(node, y) < 0) {
+      prior_node_release(node);
+      prior_tensor_free(y);
+      return NULL;
+    }
+    node->ints[0] = d;
+    node->ints[1] = log;
+    prior_node_attach(node, y);
+  }
+  return y;
+}
+
+prior_tensor *prior_softmax(prior_tensor *x, int64_t dim) { return softmax_op("softmax", x, dim, 0); }
+prior_tensor *prior_log_softmax(prior_tensor *x, int64_t dim) { return softmax_op("log_softmax", x, dim, 1); }
