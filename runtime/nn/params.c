@@ -92,6 +92,12 @@ prior_status prior_params_set_requires_grad(prior_params *p, int requires_grad) 
   return PRIOR_OK;
 }
 
+prior_status prior_params_to_dtype(prior_params *p, prior_dtype dtype) {
+  for (int32_t i = 0; p && i < p->n; i++)
+    if (prior_dtype_is_floating(p->tensors[i]->dtype)) PRIOR_TRY(prior_tensor_convert_(p->tensors[i], dtype));
+  return PRIOR_OK;
+}
+
 void prior_params_zero_grad(prior_params *p) {
   for (int32_t i = 0; p && i < p->n; i++) prior_tensor_zero_grad(p->tensors[i]);
 }

@@ -15,8 +15,11 @@ static prior_model_config fixture_config(void) {
   return c;
 }
 
-static void check_stage(int stage) {
-  char path[128], label[256];
+/* dtype: f64 runs the model in double precision like the reference (tight tolerances: a wrong formula cannot
+ * hide); f32 is the training precision (tolerances allow for rounding through the tiny decoders). */
+static void check_stage(int stage, prior_dtype dtype) {
+  double loss_tol = dtype == PRIOR_F64 ? 1e-9 : 2e-5, grad_tol = dtype == PRIOR_F64 ? 1e-6 : 2e-2;
+  char path[128], label[300];
   snprintf(path, sizeof path, "tests/fixtures/prior/stage%d.safetensors", stage);
   prior_safetensors *st = NULL;
   CHECK_OK(prior_safetensors_open(path, &st));
@@ -27,12 +30,13 @@ static void check_stage(int stage) {
   if (!m) return;
   prior_params *p = prior_model_params(m);
   CHECK(fixture_load_params(st, p) == prior_params_count(p));
+  CHECK_OK(prior_params_to_dtype(p, dtype));
   prior_params_set_requires_grad(p, 1);
-  prior_batch batch = {fixture_tensor(st, "input.images", PRIOR_F32), fixture_tensor(st, "input.ids", PRIOR_I64),
-                       fixture_tensor(st, "input.attention_mask", PRIOR_F32),
+  prior_batch batch = {fixture_tensor(st, "input.images", dtype), fixture_tensor(st, "input.ids", PRIOR_I64),
+                       fixture_tensor(st, "input.attention_mask", dtype),
                        fixture_tensor(st, "input.sentence_index", PRIOR_I64)};
-  prior_step_noise noise = {fixture_tensor(st, "input.gumbel", PRIOR_F32), fixture_tensor(st, "input.gumbel_gpa", PRIOR_F32),
-                            fixture_tensor(st, "input.ccr_channel_mask", PRIOR_F32)};
+  prior_step_noise noise = {fixture_tensor(st, "input.gumbel", dtype), fixture_tensor(st, "input.gumbel_gpa", dtype),
+                            fixture_tensor(st, "input.ccr_channel_mask", dtype)};
   prior_tensor *tau_t = fixture_tensor(st, "input.tau", PRIOR_F64);
   double tau = 0.7;
   prior_tensor_item(tau_t, &tau);
@@ -53,8 +57,8 @@ static void check_stage(int stage) {
       double ours, theirs;
       prior_tensor_item(terms[i], &ours);
       prior_tensor_item(ref, &theirs);
-      CHECK_MSG(fabs(ours - theirs) <= 2e-5 * fmax(1.0, fabs(theirs)), "stage %d %s: %.8g vs PyTorch %.8g", stage,
-                names[i], ours, theirs);
+      CHECK_MSG(fabs(ours - theirs) <= loss_tol * fmax(1.0, fabs(theirs)), "%s stage %d %s: %.10g vs PyTorch %.10g",
+                prior_dtype_name(dtype), stage, names[i], ours, theirs);
       prior_tensor_free(ref);
     }
     CHECK_OK(prior_backward(l.total, NULL, 0));
@@ -62,7 +66,7 @@ static void check_stage(int stage) {
       char key[256];
       snprintf(key, sizeof key, "grad.%s", prior_params_name(p, i));
       prior_tensor *ours = prior_params_tensor(p, i)->grad;
-      snprintf(label, sizeof label, "stage %d %s", stage, key);
+      snprintf(label, sizeof label, "%s stage %d %s", prior_dtype_name(dtype), stage, key);
       if (prior_params_is_buffer(p, i)) continue;
       if (!prior_safetensors_find(st, key)) { /* PyTorch: unused in this stage */
         CHECK_MSG(ours == NULL, "%s: we have a gradient, PyTorch has none", label);
@@ -70,7 +74,7 @@ static void check_stage(int stage) {
       }
       prior_tensor *ref = fixture_tensor(st, key, PRIOR_F32);
       CHECK_MSG(ours != NULL, "%s: no gradient", label);
-      if (ours) CHECK_CLOSE_TO_FIXTURE(label, ours, ref, 2e-3);
+      if (ours) CHECK_CLOSE_TO_FIXTURE(label, ours, ref, grad_tol);
       prior_tensor_free(ref);
     }
     for (int32_t i = 0; i < prior_params_count(p); i++) {
@@ -79,7 +83,7 @@ static void check_stage(int stage) {
       snprintf(key, sizeof key, "buffer_after.%s", prior_params_name(p, i));
       if (!prior_safetensors_find(st, key)) continue;
       prior_tensor *ref = fixture_tensor(st, key, -1);
-      snprintf(label, sizeof label, "stage %d %s", stage, key);
+      snprintf(label, sizeof label, "%s stage %d %s", prior_dtype_name(dtype), stage, key);
       CHECK_CLOSE_TO_FIXTURE(label, prior_params_tensor(p, i), ref, 1e-4);
       prior_tensor_free(ref);
     }
@@ -92,6 +96,9 @@ static void check_stage(int stage) {
 }
 
 int main(void) {
-  for (int stage = 1; stage <= 3; stage++) check_stage(stage);
+  for (int stage = 1; stage <= 3; stage++) {
+    check_stage(stage, PRIOR_F64);
+    check_stage(stage, PRIOR_F32);
+  }
   return check_summary("test_prior_fixtures");
 }

@@ -32,6 +32,8 @@ int32_t prior_params_find(const prior_params *p, const char *name);
 int64_t prior_params_numel(const prior_params *p);
 /* Sets requires_grad on every trainable parameter. */
 prior_status prior_params_set_requires_grad(prior_params *p, int requires_grad);
+/* Converts every floating parameter and buffer to dtype (f32 <-> f64), in place. */
+prior_status prior_params_to_dtype(prior_params *p, prior_dtype dtype);
 /* Drops every parameter's .grad. */
 void prior_params_zero_grad(prior_params *p);
 
