@@ -80,7 +80,7 @@ prior_tensor *prior_sentence_gather(prior_tensor *hidden, prior_tensor *sentence
   if (out && mask_out) {
     prior_tensor *zero = prior_tensor_zeros(0, NULL, (prior_dtype)count->dtype, count->device);
     prior_tensor *present = prior_gt(count, zero);
-    prior_tensor *pf = present ? prior_to_dtype(present, PRIOR_F32) : NULL;
+    prior_tensor *pf = present ? prior_to_dtype(present, (prior_dtype)hidden->dtype) : NULL;
     *mask_out = pf ? prior_squeeze(pf, -1) : NULL;
     prior_free_all(3, zero, present, pf);
     if (!*mask_out) {
