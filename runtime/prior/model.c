@@ -279,7 +279,11 @@ static prior_status stage3_losses(prior_model *m, const prior_batch *batch, prio
    * gradient: MODEL.md names no stop-gradient there, and the reference's padded copies are differentiable) */
   int64_t q = m->config.num_queries;
   prior_tensor *preds = prior_ccr_text_decode(&m->ccr_text, img_local, training);
-  prior_tensor *targets = prior_pad_rows(sents, q);
+  /* padded sentence rows went through the SPB too: zero them so padding targets are zeros, as MODEL.md pads */
+  prior_tensor *mask3 = prior_unsqueeze(mask, -1);
+  prior_tensor *real = mask3 ? prior_mul(sents, mask3) : NULL;
+  prior_tensor *targets = real ? prior_pad_rows(real, q) : NULL;
+  prior_free_all(2, mask3, real);
   prior_tensor *tmask = prior_pad_rows(mask, q);
   prior_tensor *ordered = (preds && targets) ? prior_hungarian_reorder(preds, targets) : NULL;
   l->spg = ordered ? prior_l1_loss(ordered, targets, PRIOR_REDUCTION_MEAN) : NULL;

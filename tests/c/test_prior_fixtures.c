@@ -18,7 +18,8 @@ static prior_model_config fixture_config(void) {
 /* dtype: f64 runs the model in double precision like the reference (tight tolerances: a wrong formula cannot
  * hide); f32 is the training precision (tolerances allow for rounding through the tiny decoders). */
 static void check_stage(int stage, prior_dtype dtype) {
-  double loss_tol = dtype == PRIOR_F64 ? 1e-9 : 2e-5, grad_tol = dtype == PRIOR_F64 ? 1e-6 : 2e-2;
+  /* the fixture stores f32 values of an f64 computation: 1e-6 relative is its own precision */
+  double loss_tol = dtype == PRIOR_F64 ? 1e-6 : 2e-5, grad_tol = dtype == PRIOR_F64 ? 1e-5 : 2e-3;
   char path[128], label[300];
   snprintf(path, sizeof path, "tests/fixtures/prior/stage%d.safetensors", stage);
   prior_safetensors *st = NULL;
