@@ -19,7 +19,7 @@ static prior_model_config fixture_config(void) {
  * hide); f32 is the training precision (tolerances allow for rounding through the tiny decoders). */
 static void check_stage(int stage, prior_dtype dtype) {
   /* the fixture stores f32 values of an f64 computation: 1e-6 relative is its own precision */
-  double loss_tol = dtype == PRIOR_F64 ? 1e-6 : 2e-5, grad_tol = dtype == PRIOR_F64 ? 1e-5 : 2e-3;
+  double loss_tol = dtype == PRIOR_F64 ? 1e-6 : 2e-5, grad_tol = dtype == PRIOR_F64 ? 1e-5 : 2e-2;
   char path[128], label[300];
   snprintf(path, sizeof path, "tests/fixtures/prior/stage%d.safetensors", stage);
   prior_safetensors *st = NULL;
