@@ -309,7 +309,7 @@ prior_status prior_model_step(prior_model *m, const prior_batch *batch, int stag
   prior_tensor *img_global = NULL, *img_local = NULL, *raw = NULL, *mask = NULL, *sents = NULL, *txt_global = NULL;
   prior_tensor *c1 = NULL, *c2 = NULL, *p_img = NULL, *p_c2 = NULL, *h1 = NULL, *h2 = NULL;
   prior_status s = encode_image(m, batch->images, training, &img_global, &img_local);
-  if (s == PRIOR_OK) s = encode_sentences(m, batch->ids, batch->attention_mask, batch->sentence_index, training, &raw, &mask);
+  if (s == PRIOR_OK) s = encode_sentences(m, batch->input_ids, batch->attention_mask, batch->sentence_index, training, &raw, &mask);
   if (s == PRIOR_OK && stage >= 2) {
     sents = prior_spb_query(&m->spb, raw, tau, noise ? noise->gumbel : NULL, NULL, NULL);
     l->proto = sents ? prior_masked_l1(sents, raw, mask) : NULL;

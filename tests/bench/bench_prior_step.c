@@ -40,10 +40,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   prior_params_set_requires_grad(prior_model_params(m), 1);
-  prior_batch b;
+  prior_batch b = {0};
   int64_t ishape[4] = {batch, 1, c.image_size, c.image_size}, tshape[2] = {batch, length};
   b.images = prior_tensor_randn(4, ishape, PRIOR_F32, prior_cpu());
-  b.ids = prior_tensor_full(2, tshape, 5, PRIOR_I64, prior_cpu());
+  b.input_ids = prior_tensor_full(2, tshape, 5, PRIOR_I64, prior_cpu());
   b.attention_mask = prior_tensor_ones(2, tshape, PRIOR_I64, prior_cpu());
   b.sentence_index = prior_tensor_empty(2, tshape, PRIOR_I64, prior_cpu());
   for (int64_t i = 0; i < batch * length; i++)

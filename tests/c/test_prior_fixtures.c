@@ -33,9 +33,10 @@ static void check_stage(int stage, prior_dtype dtype) {
   CHECK(fixture_load_params(st, p) == prior_params_count(p));
   CHECK_OK(prior_params_to_dtype(p, dtype));
   prior_params_set_requires_grad(p, 1);
-  prior_batch batch = {fixture_tensor(st, "input.images", dtype), fixture_tensor(st, "input.ids", PRIOR_I64),
-                       fixture_tensor(st, "input.attention_mask", dtype),
-                       fixture_tensor(st, "input.sentence_index", PRIOR_I64)};
+  prior_batch batch = {.images = fixture_tensor(st, "input.images", dtype),
+                       .input_ids = fixture_tensor(st, "input.ids", PRIOR_I64),
+                       .attention_mask = fixture_tensor(st, "input.attention_mask", dtype),
+                       .sentence_index = fixture_tensor(st, "input.sentence_index", PRIOR_I64)};
   prior_step_noise noise = {fixture_tensor(st, "input.gumbel", dtype), fixture_tensor(st, "input.gumbel_gpa", dtype),
                             fixture_tensor(st, "input.ccr_channel_mask", dtype)};
   prior_tensor *tau_t = fixture_tensor(st, "input.tau", PRIOR_F64);
@@ -90,7 +91,7 @@ static void check_stage(int stage, prior_dtype dtype) {
     }
     prior_losses_free(&l);
   }
-  prior_free_all(8, batch.images, batch.ids, batch.attention_mask, batch.sentence_index, noise.gumbel, noise.gumbel_gpa,
+  prior_free_all(8, batch.images, batch.input_ids, batch.attention_mask, batch.sentence_index, noise.gumbel, noise.gumbel_gpa,
                  noise.ccr_channel_mask, tau_t);
   prior_model_free(m);
   prior_safetensors_close(st);

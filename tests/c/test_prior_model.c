@@ -23,24 +23,24 @@ static prior_model_config tiny_config(void) {
 
 /* 3 reports of 3, 1 and 5 sentences over 16 tokens: [CLS] sentences... [SEP] [PAD]... */
 static prior_batch make_batch(void) {
-  prior_batch b;
+  prior_batch b = {0};
   int64_t ishape[4] = {3, 1, 64, 64}, tshape[2] = {3, 16};
   b.images = prior_tensor_randn(4, ishape, PRIOR_F32, prior_cpu());
-  b.ids = prior_tensor_zeros(2, tshape, PRIOR_I64, prior_cpu());
+  b.input_ids = prior_tensor_zeros(2, tshape, PRIOR_I64, prior_cpu());
   b.attention_mask = prior_tensor_zeros(2, tshape, PRIOR_I64, prior_cpu());
   b.sentence_index = prior_tensor_full(2, tshape, -1, PRIOR_I64, prior_cpu());
   int counts[3] = {3, 1, 5};
   for (int64_t r = 0; r < 3; r++) {
     int64_t pos = 0;
-    prior_tensor_set(b.ids, (int64_t[]){r, pos}, 101);
+    prior_tensor_set(b.input_ids, (int64_t[]){r, pos}, 101);
     prior_tensor_set(b.attention_mask, (int64_t[]){r, pos++}, 1);
     for (int s = 1; s <= counts[r]; s++)
       for (int t = 0; t < 2; t++) {
-        prior_tensor_set(b.ids, (int64_t[]){r, pos}, 1 + (r * 7 + s * 3 + t) % 99);
+        prior_tensor_set(b.input_ids, (int64_t[]){r, pos}, 1 + (r * 7 + s * 3 + t) % 99);
         prior_tensor_set(b.attention_mask, (int64_t[]){r, pos}, 1);
         prior_tensor_set(b.sentence_index, (int64_t[]){r, pos++}, s);
       }
-    prior_tensor_set(b.ids, (int64_t[]){r, pos}, 102);
+    prior_tensor_set(b.input_ids, (int64_t[]){r, pos}, 102);
     prior_tensor_set(b.attention_mask, (int64_t[]){r, pos}, 1);
   }
   return b;
@@ -89,7 +89,7 @@ int main(void) {
   }
   prior_losses bad;
   CHECK_ERR(prior_model_step(m, &batch, 4, 0.5, 1, NULL, &bad), PRIOR_ERR_ARGUMENT, "stage 4");
-  prior_free_all(4, batch.images, batch.ids, batch.attention_mask, batch.sentence_index);
+  prior_free_all(4, batch.images, batch.input_ids, batch.attention_mask, batch.sentence_index);
   prior_model_free(m);
   return check_summary("test_prior_model");
 }

@@ -5,6 +5,7 @@
 
 #include "prior/nn_attention.h"
 #include "prior/nn_bert.h"
+#include "prior/loader.h"
 #include "prior/nn_resnet.h"
 #include "prior/prior_ccr.h"
 #include "prior/prior_modules.h"
@@ -40,13 +41,6 @@ void prior_model_free(prior_model *m);
 prior_params *prior_model_params(prior_model *m); /* borrowed; every tensor under its checkpoint name */
 const prior_model_config *prior_model_get_config(const prior_model *m);
 
-typedef struct prior_batch {
-  prior_tensor *images;         /* [B, 1, H, W] f32, normalised */
-  prior_tensor *ids;            /* [B, L] i64 */
-  prior_tensor *attention_mask; /* [B, L] */
-  prior_tensor *sentence_index; /* [B, L] i64, 1-based, <= 0 outside sentences */
-} prior_batch;
-
 typedef struct prior_losses {
   prior_tensor *total;
   prior_tensor *global, *local_image, *local_text, *proto, *rec_image, *spg, *kl, *gpa; /* NULL when not in the stage */
@@ -61,7 +55,8 @@ typedef struct prior_step_noise {
   prior_tensor *ccr_channel_mask; /* [B, D]: the CCR image decoder's channel dropout, as multipliers (0 or 1/(1-p)) */
 } prior_step_noise;
 
-/* One forward pass of stage 1, 2 or 3 on a batch; losses->total is ready for prior_backward. tau: the SPB
+/* One forward pass of stage 1, 2 or 3 on a batch (the loader's: images [B, 1, H, W] normalised, input_ids,
+ * attention_mask and sentence_index [B, L]; the other fields are not used); losses->total is ready for prior_backward. tau: the SPB
  * temperature for this step (stages 2-3). noise may be NULL. */
 prior_status prior_model_step(prior_model *m, const prior_batch *batch, int stage, double tau, int training,
                               const prior_step_noise *noise, prior_losses *losses);
