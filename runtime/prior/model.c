@@ -351,3 +351,34 @@ prior_status prior_model_step(prior_model *m, const prior_batch *batch, int stag
   }
   return s;
 }
+
+prior_status prior_model_local_scores(prior_model *m, prior_tensor *image_local, prior_tensor *sents,
+                                      prior_tensor *sent_mask, prior_tensor **scores) {
+  PRIOR_TRY(prior_check_ndim("local_scores", "image_local", image_local, 3));
+  PRIOR_TRY(prior_check_ndim("local_scores", "sents", sents, 3));
+  PRIOR_TRY(prior_check_ndim("local_scores", "sent_mask", sent_mask, 2));
+  int64_t b = image_local->shape[0], n = image_local->shape[1], d = image_local->shape[2];
+  int64_t p = sents->shape[0], mm = sents->shape[1];
+  /* every (image, text) pair as one row of a batch of B * P */
+  prior_tensor *i4 = prior_unsqueeze(image_local, 1);
+  prior_tensor *ie = i4 ? prior_expand(i4, 4, (int64_t[]){b, p, n, d}) : NULL;
+  prior_tensor *ir = ie ? prior_reshape(ie, 3, (int64_t[]){b * p, n, d}) : NULL;
+  prior_tensor *s4 = prior_unsqueeze(sents, 0);
+  prior_tensor *se = s4 ? prior_expand(s4, 4, (int64_t[]){b, p, mm, d}) : NULL;
+  prior_tensor *sr = se ? prior_reshape(se, 3, (int64_t[]){b * p, mm, d}) : NULL;
+  prior_tensor *m3 = prior_unsqueeze(sent_mask, 0);
+  prior_tensor *me = m3 ? prior_expand(m3, 3, (int64_t[]){b, p, mm}) : NULL;
+  prior_tensor *mr = me ? prior_reshape(me, 2, (int64_t[]){b * p, mm}) : NULL;
+  prior_tensor *c1 = NULL;
+  prior_status s = (ir && sr && mr) ? prior_lam_forward(&m->lam, ir, sr, mr, &c1, NULL, NULL, NULL) : prior_error_code();
+  prior_tensor *cos = s == PRIOR_OK ? prior_cosine_similarity(c1, sr, -1, 1e-8) : NULL; /* [B*P, M] */
+  prior_tensor *masked = cos ? prior_mul(cos, mr) : NULL;
+  int64_t last = -1;
+  prior_tensor *total = masked ? prior_sum(masked, 1, &last, 0) : NULL;
+  prior_tensor *count = mr ? prior_sum(mr, 1, &last, 0) : NULL;
+  prior_tensor *safe = count ? prior_clamp(count, 1.0, NAN) : NULL;
+  prior_tensor *mean = (total && safe) ? prior_div(total, safe) : NULL;
+  *scores = mean ? prior_reshape(mean, 2, (int64_t[]){b, p}) : NULL;
+  prior_free_all(16, i4, ie, ir, s4, se, sr, m3, me, mr, c1, cos, masked, total, count, safe, mean);
+  return *scores ? PRIOR_OK : prior_error_code();
+}

@@ -58,6 +58,8 @@ static void set_build_table(lua_State *L) {
   lua_setfield(L, -2, "cuda");
   lua_pushstring(L, banner);
   lua_setfield(L, -2, "banner");
+  lua_pushstring(L, PRIOR_SOURCE_LUA_DIR "/..");
+  lua_setfield(L, -2, "source_dir");
   lua_newtable(L);
   lua_pushstring(L, PRIOR_SOURCE_DOC_DIR "/lua-api.md");
   lua_rawseti(L, -2, 1);

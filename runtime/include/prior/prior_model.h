@@ -68,4 +68,10 @@ prior_status prior_model_encode_text(prior_model *m, prior_tensor *ids, prior_te
                                      prior_tensor *sentence_index, int use_spb, double tau, prior_tensor **global,
                                      prior_tensor **sentences, prior_tensor **sentence_mask);
 
+/* Local (LAM) similarity of every image to every text: for image b and text p, the sentences of p attend to b's
+ * tokens (text-to-image cross attention), and the score is the mean over p's real sentences of the cosine between
+ * each sentence and its image context. image_local [B, N, D]; sents [P, M, D] with mask [P, M]; scores: [B, P]. */
+prior_status prior_model_local_scores(prior_model *m, prior_tensor *image_local, prior_tensor *sents,
+                                      prior_tensor *sent_mask, prior_tensor **scores);
+
 #endif
