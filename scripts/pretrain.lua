@@ -173,7 +173,7 @@ model:save(out .. '/prior.safetensors', { preset = cfg.preset or 'custom' })
 
 -- ---- evaluation -----------------------------------------------------------------------------------------------------
 if opts.eval then
-  local five, class_of = prior.data.chexpert5x200{ root = paths.chexpert, per_class = d.per_class, seed = d.seed }
+  local five, _, class_of = prior.data.chexpert5x200{ root = paths.chexpert, per_class = d.per_class, seed = d.seed }
   local eval_loader = prior.data.loader(five, { batch_size = 64, image_size = d.image_size, workers = d.workers,
                                                 shuffle = false, drop_last = false, augment = false, seed = 0 })
   local zs = eval.zeroshot(model, tok, eval_loader, class_of, { prompt = cfg.eval.prompts, local_weight = cfg.eval.local_weight })

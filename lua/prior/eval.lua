@@ -78,7 +78,7 @@ function M.zeroshot(model, tok, loader, class_of, opts)
   local scores = M.scores(model, ig, il, tg, ts, tm, opts.local_weight or 0.5)
   local pred = scores:argmax(2):totable()
   local truth = {}
-  for i, idx in ipairs(indices) do truth[i] = class_of[idx] end
+  for i, idx in ipairs(indices) do truth[i] = class_of[idx + 1] end -- sample_indices are 0-based
   local m = M.classification_metrics(truth, pred, #classes)
   m.n = #truth
   return m
@@ -92,7 +92,7 @@ function M.retrieval(model, tok, loader, class_of, reports, report_class, opts)
   local scores = M.scores(model, ig, il, tg, ts, tm, opts.local_weight or 0):double():contiguous()
   local n, p = #indices, #reports
   local qc = {}
-  for i, idx in ipairs(indices) do qc[i] = class_of[idx] end
+  for i, idx in ipairs(indices) do qc[i] = class_of[idx + 1] end
   local data = ffi.cast('double*', C.prior_tensor_data(scores.h))
   local out = {}
   for _, k in ipairs(opts.k or { 1, 5, 10 }) do
@@ -102,6 +102,30 @@ function M.retrieval(model, tok, loader, class_of, reports, report_class, opts)
   end
   out.n_queries, out.n_reports = n, p
   return out
+end
+
+-- The retrieval pool: reports of a dataset whose positive labels are exactly one of `classes`; returns the
+-- reports (lists of sentences) and their 0-based classes.
+function M.report_pool(ds, classes, per_class)
+  local class_index = {}
+  for i, c in ipairs(classes) do class_index[c] = i - 1 end
+  local reports, report_class, count = {}, {}, {}
+  for i = 1, ds:size() do
+    local s = ds:sample(i)
+    local positives, which = 0, nil
+    for name, v in pairs(s.labels or {}) do
+      if v == 1 and name ~= 'No Finding' and name ~= 'Support Devices' then
+        positives = positives + 1
+        which = class_index[name]
+      end
+    end
+    if positives == 1 and which and (not per_class or (count[which] or 0) < per_class) and #s.sentences > 0 then
+      reports[#reports + 1] = s.sentences
+      report_class[#report_class + 1] = which
+      count[which] = (count[which] or 0) + 1
+    end
+  end
+  return reports, report_class
 end
 
 function M.format_confusion(confusion, classes)
