@@ -86,4 +86,5 @@ end
 package.loaded.prior = prior
 prior.nn = require 'prior.nn'
 prior.optim = require 'prior.optim'
+prior.data = require 'prior.data'
 return prior
