@@ -86,5 +86,6 @@ end
 package.loaded.prior = prior
 prior.nn = require 'prior.nn'
 prior.optim = require 'prior.optim'
+prior.data = require 'prior.data'
 prior.models = require 'prior.models'
 return prior
