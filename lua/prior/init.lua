@@ -87,4 +87,5 @@ package.loaded.prior = prior
 prior.nn = require 'prior.nn'
 prior.optim = require 'prior.optim'
 prior.data = require 'prior.data'
+prior.tsne = require 'prior.tsne'
 return prior
