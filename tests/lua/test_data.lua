@@ -256,15 +256,34 @@ T.test('loader: an epoch of batches with the right shapes and dtypes', function(
   local mb = l:make_batch({ 1, 2 })
   T.eq(mb.size, 2)
   T.eq(table.concat(mb.sample_indices:totable(), ','), '0,1')
-  -- Dropping the dataset and tokenizer handles does not free what the workers read.
-  ds, tok = nil, nil
-  collectgarbage()
-  collectgarbage()
+  -- Freeing the dataset and tokenizer handles does not free what the workers read.
+  ds:free()
+  tok:free()
+  T.raises(function() ds:sample(1) end, 'the dataset was freed')
   local again = 0
-  for _ in l:epoch(2) do again = again + 1 end
+  for b in l:epoch(2) do again = again + 1; T.eq(b.input_ids:size(2), 32) end
   T.eq(again, n)
+  T.eq(l:make_batch({ 2 }).size, 1)
   l:free()
   T.raises(function() l:epoch(0) end, 'the loader was freed')
+end)
+
+T.test('loaders, datasets and tokenizers dropped together mid-epoch are collected safely', function()
+  local util = require 'prior.data.util'
+  collectgarbage()
+  collectgarbage()
+  local before = util.live()
+  local function round(r)
+    local ds = data.mimic{root = paths.mimic}
+    local tok = data.tokenizer(paths.vocab)
+    local l = data.loader(ds, { batch_size = 2, image_size = 32, workers = 2, prefetch = 4, tokenizer = tok })
+    local it = l:epoch(r)
+    T.eq(it().size, 2)
+  end
+  for r = 1, 4 do round(r) end
+  collectgarbage()
+  collectgarbage()
+  T.eq(util.live(), before, 'every dataset and tokenizer was freed')
 end)
 
 T.test('loader: same seed, same first batch, whatever the workers', function()
