@@ -101,10 +101,10 @@ function Loader:make_batch(positions, epoch)
 end
 
 local stats_mt = {
-  __tostring = function(s) return s.line end,
+  __tostring = function(s) return s.summary end,
 }
 
--- loader:stats() -> {batches, samples, skipped, waits, stall_seconds, max_stall_seconds, max_ready, line}
+-- loader:stats() -> {batches, samples, skipped, waits, stall_seconds, max_stall_seconds, max_ready, summary}
 function Loader:stats()
   local st = ffi.new('prior_loader_stats')
   C.prior_loader_stats_get(self_c(self, 'stats'), st)
@@ -113,7 +113,7 @@ function Loader:stats()
   return setmetatable({
     batches = tonumber(st.batches), samples = tonumber(st.samples), skipped = tonumber(st.failed),
     waits = tonumber(st.waits), stall_seconds = st.wait_seconds, max_stall_seconds = st.max_wait_seconds,
-    max_ready = tonumber(st.max_ready), line = ffi.string(buf),
+    max_ready = tonumber(st.max_ready), summary = ffi.string(buf),
   }, stats_mt)
 end
 
