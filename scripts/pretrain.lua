@@ -125,6 +125,10 @@ local run_start = now()
 for stage = state.stage, n_stages do
   if stage ~= state.stage then -- a new stage: new optimizer and schedule (as the reference)
     state.stage, state.epoch, state.batch, state.step = stage, 1, 0, 0
+    if stage == 2 and tr.spb_init == 'data' then
+      model:init_prototypes(loader, 999)
+      say('stage 2: SPB prototypes initialised from sentence vectors')
+    end
     opt, sched = make_optimizer(stage)
   end
   local stage_start, stage_step0 = now(), state.step

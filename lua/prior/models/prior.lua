@@ -75,6 +75,7 @@ local function c_config(m)
   set('proj_mlp', 'proj_mlp', bool)
   set('sentence_pool', 'sentence_pool', enum(POOL))
   set('ccr_channel_dropout', 'ccr_channel_dropout')
+  set('logit_scale_init', 'logit_scale_init')
   for _, w in ipairs({ 'global', 'local_image', 'local_text', 'proto', 'rec_image', 'spg', 'kl', 'gpa' }) do
     set('w_' .. w, 'w_' .. w)
   end
@@ -177,6 +178,35 @@ function PRIOR:local_scores(image_local, sents, mask)
                                            T.check(mask, 'local_scores', 3), out))
   end)
   return T.wrap(out[0])
+end
+
+-- Sets the SPB prototypes to sentence vectors drawn from the batches of a loader (epoch `epoch`): K distinct real
+-- sentences, chosen by the global RNG. Starting stage 2 from the data keeps the prototype-replaced sentences as
+-- distinct as the raw ones; from random prototypes the soft query first maps every sentence to nearly the same
+-- mixture and the global alignment collapses (measured on the tiny preset).
+function PRIOR:init_prototypes(loader, epoch)
+  local E = self.tensors['spb.prototypes']
+  local k, rows = E:size(1), {}
+  for batch in loader:epoch(epoch or 0) do
+    local _, sents, mask = self:encode_text(batch.input_ids, batch.attention_mask, batch.sentence_index, false)
+    local d = sents:size(3)
+    local flat, m = sents:reshape({ -1, d }), mask:reshape({ -1 }):totable()
+    for i, v in ipairs(m) do
+      if v > 0 then rows[#rows + 1] = flat[i] end
+    end
+    if #rows >= 4 * k then break end
+  end
+  if #rows < k then
+    error(string.format('init_prototypes: %d sentences in the data, %d prototypes', #rows, k), 2)
+  end
+  -- a random choice of k distinct rows, from the runtime's RNG
+  local keys = prior.rand({ #rows }):totable()
+  local order = {}
+  for i = 1, #rows do order[i] = i end
+  table.sort(order, function(a, b) return keys[a] < keys[b] end)
+  local picked = {}
+  for i = 1, k do picked[i] = rows[order[i]] end
+  prior.no_grad(function() E:copy_(prior.stack(picked, 1)) end)
 end
 
 -- Saves every parameter and buffer (safetensors, atomic); meta: a table of string pairs.
