@@ -9,10 +9,10 @@
 const char *prior_build_info(void) {
   static _Thread_local char buf[160];
 #ifdef PRIOR_WITH_CUDA
-  /* PRIOR_CUDA_ARCHS is CMake's list "80;90" */
-  char archs[96] = "", list[64];
+  /* PRIOR_CUDA_ARCHS is CMake's architecture list with commas: "80,90" */
+  char archs[96] = "", list[64], *save = NULL;
   snprintf(list, sizeof list, "%s", PRIOR_CUDA_ARCHS);
-  for (char *tok = strtok(list, ";"); tok; tok = strtok(NULL, ";")) {
+  for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     size_t used = strlen(archs);
     snprintf(archs + used, sizeof archs - used, "%ssm_%s", used ? " " : "", tok);
   }
