@@ -583,6 +583,27 @@ prior_status prior_tensor_bernoulli_(prior_tensor *t, double p) {
 
 prior_status prior_tensor_gumbel_(prior_tensor *t) { return random_fill(t, DRAW_GUMBEL, 0, 0, "gumbel_"); }
 
+prior_status prior_tensor_convert_(prior_tensor *t, prior_dtype dtype) {
+  PRIOR_TRY(prior_check_tensor("convert_", "tensor", t));
+  if (t->grad_fn) return prior_error_set(PRIOR_ERR_AUTOGRAD, "convert_: the tensor was computed by '%s'", "a graph");
+  if (t->dtype == dtype) return PRIOR_OK;
+  prior_tensor *c = prior_tensor_to_dtype_raw(t, dtype);
+  if (!c) return prior_error_code();
+  /* take over c's storage and layout */
+  prior_storage *old = t->storage;
+  t->storage = c->storage;
+  c->storage = old;
+  t->dtype = dtype;
+  t->offset = 0;
+  for (int d = 0; d < t->ndim; d++) t->strides[d] = c->strides[d];
+  prior_tensor_free(c);
+  if (t->grad) { /* a gradient of the old dtype no longer fits */
+    prior_tensor_free(t->grad);
+    t->grad = NULL;
+  }
+  return PRIOR_OK;
+}
+
 /* ---- raw views ----------------------------------------------------------------------------------------- */
 
 prior_tensor *prior_tensor_as_strided(const prior_tensor *t, int ndim, const int64_t *shape, const int64_t *strides,

@@ -75,6 +75,10 @@ prior_status prior_tensor_gumbel_(prior_tensor *t);                  /* -log(-lo
 /* Copies src into dst (same shape, or src broadcastable to dst), converting dtype; any strides. */
 prior_status prior_tensor_copy_(prior_tensor *dst, const prior_tensor *src);
 
+/* Converts t in place to another dtype (new contiguous storage; every holder of the handle sees the change), as
+ * a module's .double() does for its parameters. Not for tensors computed by an autograd graph. */
+prior_status prior_tensor_convert_(prior_tensor *t, prior_dtype dtype);
+
 /* ---- references ---------------------------------------------------------------------------------------- */
 prior_tensor *prior_tensor_retain(prior_tensor *t); /* returns t */
 void prior_tensor_free(prior_tensor *t);             /* drops one reference; NULL is fine */

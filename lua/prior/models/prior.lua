@@ -1,0 +1,214 @@
+-- The PRIOR model from Lua: configuration (presets + overrides), the C model, its parameters as Lua tensors with
+-- checkpoint names, one call per training step, the inference encoders, and checkpoints.
+--
+--   local PRIOR = require 'prior.models.prior'
+--   local model = PRIOR{preset = 'tiny', vocab_size = 1200}      -- or PRIOR.new(config)
+--   local losses = model:step(batch, stage, tau)                  -- losses.total:backward()
+local ffi = require 'ffi'
+local prior = require 'prior'
+local capi = require 'prior.capi'
+local T = require 'prior.tensor'
+local C = capi.C
+
+local PRIOR = {}
+PRIOR.__index = PRIOR
+
+local TERMS = { 'total', 'global', 'local_image', 'local_text', 'proto', 'rec_image', 'spg', 'kl', 'gpa' }
+PRIOR.TERMS = TERMS
+
+-- The preset's table (scripts/configs/<name>.lua), searched from the working directory and the source tree.
+function PRIOR.preset(name)
+  if type(name) ~= 'string' or not name:match('^[%w_]+$') then
+    error('prior.models.prior: preset must be a name like "tiny" or "paper", got ' .. tostring(name), 2)
+  end
+  local candidates = { 'scripts/configs/' .. name .. '.lua' }
+  if PRIOR_BUILD and PRIOR_BUILD.source_dir then
+    candidates[#candidates + 1] = PRIOR_BUILD.source_dir .. '/scripts/configs/' .. name .. '.lua'
+  end
+  for _, path in ipairs(candidates) do
+    local f = io.open(path)
+    if f then
+      f:close()
+      return dofile(path)
+    end
+  end
+  error("prior.models.prior: no preset '" .. name .. "' (looked for " .. table.concat(candidates, ', ') .. ')', 2)
+end
+
+local LAM = { sigmoid = 0, softmax = 1 }
+local POOL = { avg = 0, max = 1, min = 2 }
+
+-- The C config from a model table (a preset's `model` part with overrides).
+local function c_config(m)
+  local c = C.prior_model_config_paper()
+  local function set(field, key, conv)
+    local v = m[key]
+    if v ~= nil then c[field] = conv and conv(v, key) or v end
+  end
+  local function enum(map)
+    return function(v, key)
+      if map[v] == nil then error(string.format("prior model: %s = '%s' is not one of the choices", key, tostring(v)), 4) end
+      return map[v]
+    end
+  end
+  local function bool(v) return v and 1 or 0 end
+  if m.resnet_blocks then for i = 1, 4 do c.resnet.blocks[i - 1] = m.resnet_blocks[i] end end
+  if m.resnet_width then c.resnet.width = m.resnet_width end
+  if m.in_channels then c.resnet.in_channels = m.in_channels end
+  local b = c.bert
+  for key, field in pairs({ vocab_size = 'vocab_size', hidden = 'hidden', layers = 'layers', heads = 'heads',
+                            intermediate = 'intermediate', max_positions = 'max_positions',
+                            hidden_dropout = 'hidden_dropout', attention_dropout = 'attention_dropout',
+                            layer_norm_eps = 'layer_norm_eps' }) do
+    if m[key] ~= nil then b[field] = m[key] end
+  end
+  c.embed_dim = m.hidden or c.bert.hidden
+  set('image_size', 'image_size')
+  set('pool_heads', 'pool_heads')
+  set('num_prototypes', 'num_prototypes')
+  set('spb_l1_normalize', 'spb_l1_normalize', bool)
+  set('num_queries', 'num_queries')
+  set('decoder_layers', 'decoder_layers')
+  set('decoder_causal', 'decoder_causal', bool)
+  set('lam_activation', 'lam_activation', enum(LAM))
+  set('local_tokens_reference', 'local_tokens_reference', bool)
+  set('proj_mlp', 'proj_mlp', bool)
+  set('sentence_pool', 'sentence_pool', enum(POOL))
+  set('ccr_channel_dropout', 'ccr_channel_dropout')
+  for _, w in ipairs({ 'global', 'local_image', 'local_text', 'proto', 'rec_image', 'spg', 'kl', 'gpa' }) do
+    set('w_' .. w, 'w_' .. w)
+  end
+  return c
+end
+
+-- PRIOR.new{preset='tiny', <model fields>...}: a preset's model table with overrides.
+function PRIOR.new(opts)
+  opts = opts or {}
+  if type(opts) ~= 'table' then error('prior.models.prior: argument 1 must be a table of options', 2) end
+  local config = {}
+  if opts.preset then
+    for k, v in pairs(PRIOR.preset(opts.preset).model) do config[k] = v end
+  end
+  for k, v in pairs(opts) do
+    if k ~= 'preset' then config[k] = v end
+  end
+  local ptr = C.prior_model_new(c_config(config))
+  if ptr == nil then capi.fail(2) end
+  config.preset = opts.preset
+  local self = setmetatable({ c = ffi.gc(ptr, C.prior_model_free), config = config }, PRIOR)
+  self:_collect_params()
+  return self
+end
+setmetatable(PRIOR, { __call = function(_, opts) return PRIOR.new(opts) end })
+
+-- Lua tensors sharing the C parameters (each holds its own reference).
+function PRIOR:_collect_params()
+  local p = C.prior_model_params(self.c)
+  self._p = p
+  self.names, self.tensors, self.buffers = {}, {}, {}
+  for i = 0, C.prior_params_count(p) - 1 do
+    local name = ffi.string(C.prior_params_name(p, i))
+    local t = T.wrap(C.prior_tensor_retain(C.prior_params_tensor(p, i)))
+    self.names[#self.names + 1] = name
+    self.tensors[name] = t
+    self.buffers[name] = C.prior_params_is_buffer(p, i) ~= 0
+  end
+  capi.status(C.prior_params_set_requires_grad(p, 1))
+end
+
+-- The trainable parameters (a list of tensors, for an optimizer), in checkpoint order.
+function PRIOR:parameters()
+  local out = {}
+  for _, name in ipairs(self.names) do
+    if not self.buffers[name] then out[#out + 1] = self.tensors[name] end
+  end
+  return out
+end
+
+-- {name, tensor} pairs of parameters and buffers, in checkpoint order.
+function PRIOR:named_parameters()
+  local out = {}
+  for _, name in ipairs(self.names) do out[#out + 1] = { name, self.tensors[name] } end
+  return out
+end
+
+function PRIOR:num_parameters() return tonumber(C.prior_params_numel(self._p)) end
+function PRIOR:zero_grad() C.prior_params_zero_grad(self._p) end
+
+-- One forward pass of a training stage on a loader batch (its `.c` is the C batch). Returns a table of loss
+-- tensors (total, and the stage's terms; absent terms are nil).
+function PRIOR:step(batch, stage, tau, opts)
+  opts = opts or {}
+  if type(batch) ~= 'table' or batch.c == nil then error('step: argument 1 must be a loader batch', 2) end
+  if stage ~= 1 and stage ~= 2 and stage ~= 3 then error('step: argument 2 (stage) must be 1, 2 or 3', 2) end
+  local training = opts.training == nil and 1 or (opts.training and 1 or 0)
+  local l = ffi.new('prior_losses')
+  capi.status(C.prior_model_step(self.c, batch.c, stage, tau or 1.0, training, nil, l), 2)
+  local out = {}
+  for _, k in ipairs(TERMS) do
+    if l[k] ~= nil then out[k] = T.wrap(l[k]) end -- each field is a new reference; the wrapper owns it
+  end
+  return out
+end
+
+-- images [B, 1, H, W] -> global [B, D] and local tokens [B, N, D] (eval mode, no graph).
+function PRIOR:encode_image(images)
+  local g, l = ffi.new('prior_tensor*[1]'), ffi.new('prior_tensor*[1]')
+  prior.no_grad(function() capi.status(C.prior_model_encode_image(self.c, T.check(images, 'encode_image', 1), g, l)) end)
+  return T.wrap(g[0]), T.wrap(l[0])
+end
+
+-- Tokenized reports -> global text [B, D], sentence vectors [B, M, D] (through the SPB when use_spb) and mask [B, M].
+function PRIOR:encode_text(ids, attention_mask, sentence_index, use_spb, tau)
+  local g, s, m = ffi.new('prior_tensor*[1]'), ffi.new('prior_tensor*[1]'), ffi.new('prior_tensor*[1]')
+  prior.no_grad(function()
+    capi.status(C.prior_model_encode_text(self.c, T.check(ids, 'encode_text', 1), T.check(attention_mask, 'encode_text', 2),
+                                          T.check(sentence_index, 'encode_text', 3), use_spb and 1 or 0, tau or 0.01,
+                                          g, s, m))
+  end)
+  return T.wrap(g[0]), T.wrap(s[0]), T.wrap(m[0])
+end
+
+-- LAM similarity of every image (local tokens [B, N, D]) to every text (sentences [P, M, D], mask [P, M]): [B, P].
+function PRIOR:local_scores(image_local, sents, mask)
+  local out = ffi.new('prior_tensor*[1]')
+  prior.no_grad(function()
+    capi.status(C.prior_model_local_scores(self.c, T.check(image_local, 'local_scores', 1), T.check(sents, 'local_scores', 2),
+                                           T.check(mask, 'local_scores', 3), out))
+  end)
+  return T.wrap(out[0])
+end
+
+-- Saves every parameter and buffer (safetensors, atomic); meta: a table of string pairs.
+function PRIOR:save(path, meta)
+  local keys, values = {}, {}
+  for k, v in pairs(meta or {}) do keys[#keys + 1] = tostring(k); values[#values + 1] = tostring(v) end
+  local ck = ffi.new('const char*[?]', #keys + 1, keys)
+  local cv = ffi.new('const char*[?]', #values + 1, values)
+  capi.status(C.prior_params_save(self._p, path, #keys, ck, cv), 2)
+end
+
+-- Loads parameters from a checkpoint (ours, or another's with mapping options: strip_prefixes, add_prefix,
+-- drop_prefixes, drop_num_batches_tracked, gamma_beta, sum_rgb_stem, lenient, root_key). Returns the report.
+function PRIOR:load(path, opts)
+  opts = opts or {}
+  local o = C.prior_load_options_default()
+  for _, k in ipairs({ 'root_key', 'strip_prefixes', 'add_prefix', 'drop_prefixes' }) do
+    if opts[k] ~= nil then o[k] = opts[k] end
+  end
+  for _, k in ipairs({ 'drop_num_batches_tracked', 'gamma_beta', 'sum_rgb_stem', 'lenient' }) do
+    if opts[k] ~= nil then o[k] = opts[k] and 1 or 0 end
+  end
+  local rep = ffi.new('prior_load_report')
+  capi.status(C.prior_params_load(self._p, path, o, rep), 2)
+  return { loaded = rep.loaded, missing = rep.missing, unexpected = rep.unexpected, mismatched = rep.mismatched,
+           summary = ffi.string(rep.summary) }
+end
+
+function PRIOR:__tostring()
+  return string.format('PRIOR(%s; %.2fM parameters, image %d, hidden %d, %d prototypes)', self.config.preset or 'custom',
+                       self:num_parameters() / 1e6, self.config.image_size or 224, self.config.hidden or 768,
+                       self.config.num_prototypes or 512)
+end
+
+return PRIOR

@@ -1,0 +1,292 @@
+/* CPU 2-D convolution. f32: oneDNN primitives (forward, backward data, backward weights), cached per shape.
+ * Most primitives choose their memory formats (format_tag any: blocked nChw16c and friends on AVX-512) and
+ * our NCHW tensors are reordered in and out around each call; 1x1 convs over large maps work on NCHW
+ * directly (see use_plain_formats and docs/performance.md for the measurements behind the choice). f64: direct loops, the reference the f32 path is tested against. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/dnnl_util.h"
+#include "backend/kernels_dense.h"
+#include "prior/device.h"
+
+/* ---- f64 reference ------------------------------------------------------------------------------------- */
+
+typedef struct conv_dims {
+  int64_t N, C, H, W, O, KH, KW, OH, OW, G, Cg, Og;
+} conv_dims;
+
+static conv_dims dims_of(const prior_tensor *x, const prior_tensor *w, const prior_tensor *y, int64_t groups) {
+  conv_dims d = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3],
+                 y->shape[2], y->shape[3], groups, x->shape[1] / groups, w->shape[0] / groups};
+  return d;
+}
+
+static void forward_f64(double *y, const double *x, const double *w, const double *b, conv_dims d,
+                        const prior_conv2d_params *p) {
+#pragma omp parallel for collapse(2)
+  for (int64_t n = 0; n < d.N; n++) {
+    for (int64_t o = 0; o < d.O; o++) {
+      int64_t g = o / d.Og;
+      for (int64_t oh = 0; oh < d.OH; oh++) {
+        for (int64_t ow = 0; ow < d.OW; ow++) {
+          double acc = b ? b[o] : 0.0;
+          for (int64_t c = 0; c < d.Cg; c++) {
+            const double *xp = x + ((n * d.C + g * d.Cg + c) * d.H) * d.W;
+            const double *wp = w + ((o * d.Cg + c) * d.KH) * d.KW;
+            for (int64_t kh = 0; kh < d.KH; kh++) {
+              int64_t ih = oh * p->stride[0] - p->pad[0] + kh * p->dilation[0];
+              if (ih < 0 || ih >= d.H) continue;
+              for (int64_t kw = 0; kw < d.KW; kw++) {
+                int64_t iw = ow * p->stride[1] - p->pad[1] + kw * p->dilation[1];
+                if (iw < 0 || iw >= d.W) continue;
+                acc += xp[ih * d.W + iw] * wp[kh * d.KW + kw];
+              }
+            }
+          }
+          y[((n * d.O + o) * d.OH + oh) * d.OW + ow] = acc;
+        }
+      }
+    }
+  }
+}
+
+static void backward_data_f64(double *gx, const double *g, const double *w, conv_dims d, const prior_conv2d_params *p) {
+  memset(gx, 0, sizeof(double) * d.N * d.C * d.H * d.W);
+#pragma omp parallel for
+  for (int64_t n = 0; n < d.N; n++) { /* each image's gradient is written by one thread */
+    for (int64_t o = 0; o < d.O; o++) {
+      int64_t g0 = o / d.Og;
+      for (int64_t oh = 0; oh < d.OH; oh++) {
+        for (int64_t ow = 0; ow < d.OW; ow++) {
+          double gv = g[((n * d.O + o) * d.OH + oh) * d.OW + ow];
+          for (int64_t c = 0; c < d.Cg; c++) {
+            double *xp = gx + ((n * d.C + g0 * d.Cg + c) * d.H) * d.W;
+            const double *wp = w + ((o * d.Cg + c) * d.KH) * d.KW;
+            for (int64_t kh = 0; kh < d.KH; kh++) {
+              int64_t ih = oh * p->stride[0] - p->pad[0] + kh * p->dilation[0];
+              if (ih < 0 || ih >= d.H) continue;
+              for (int64_t kw = 0; kw < d.KW; kw++) {
+                int64_t iw = ow * p->stride[1] - p->pad[1] + kw * p->dilation[1];
+                if (iw < 0 || iw >= d.W) continue;
+                xp[ih * d.W + iw] += gv * wp[kh * d.KW + kw];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+static void backward_weights_f64(double *gw, double *gb, const double *x, const double *g, conv_dims d,
+                                 const prior_conv2d_params *p) {
+#pragma omp parallel for
+  for (int64_t o = 0; o < d.O; o++) { /* each output channel's weights are written by one thread */
+    int64_t g0 = o / d.Og;
+    double *wp = gw + o * d.Cg * d.KH * d.KW;
+    for (int64_t i = 0; i < d.Cg * d.KH * d.KW; i++) wp[i] = 0;
+    double bsum = 0;
+    for (int64_t n = 0; n < d.N; n++) {
+      for (int64_t oh = 0; oh < d.OH; oh++) {
+        for (int64_t ow = 0; ow < d.OW; ow++) {
+          double gv = g[((n * d.O + o) * d.OH + oh) * d.OW + ow];
+          bsum += gv;
+          for (int64_t c = 0; c < d.Cg; c++) {
+            const double *xp = x + ((n * d.C + g0 * d.Cg + c) * d.H) * d.W;
+            for (int64_t kh = 0; kh < d.KH; kh++) {
+              int64_t ih = oh * p->stride[0] - p->pad[0] + kh * p->dilation[0];
+              if (ih < 0 || ih >= d.H) continue;
+              for (int64_t kw = 0; kw < d.KW; kw++) {
+                int64_t iw = ow * p->stride[1] - p->pad[1] + kw * p->dilation[1];
+                if (iw < 0 || iw >= d.W) continue;
+                wp[(c * d.KH + kh) * d.KW + kw] += gv * xp[ih * d.W + iw];
+              }
+            }
+          }
+        }
+      }
+    }
+    if (gb) gb[o] = bsum;
+  }
+}
+
+/* ---- f32 through oneDNN ------------------------------------------------------------------------------------ */
+
+enum { CONV_FWD = 1, CONV_BWD_DATA = 2, CONV_BWD_WEIGHTS = 3 };
+
+/* Everything a cached primitive depends on; zero-filled before use so padding bytes compare equal. */
+typedef struct conv_key {
+  int64_t kind, with_bias, plain;
+  conv_dims d;
+  int64_t stride[2], pad[2], dilation[2];
+} conv_key;
+
+/* Whether the primitive works on NCHW directly (1) or picks its own format with reorders around it (0).
+ * PRIOR_DNNL_CONV_PLAIN=1 / =0 forces one or the other; by default 1x1 convs over large maps (28 x 28 and up)
+ * run on NCHW, where oneDNN does them as GEMMs and the reorders would cost more than the blocked kernel saves,
+ * and everything else (3x3, 7x7, small maps) in the blocked format (measured in docs/performance.md). */
+static int use_plain_formats(const conv_dims *d) {
+  static int forced = -2;
+  if (forced == -2) {
+    const char *e = getenv("PRIOR_DNNL_CONV_PLAIN");
+    forced = e && e[0] == '1' ? 1 : e && e[0] == '0' ? 0 : -1;
+  }
+  if (forced >= 0) return forced;
+  return d->KH == 1 && d->KW == 1 && d->H * d->W >= 28 * 28;
+}
+
+typedef struct conv_mds {
+  dnnl_memory_desc_t src, wei, bias, dst;         /* our layouts */
+  dnnl_memory_desc_t src_p, wei_p, bias_p, dst_p; /* what the primitive is told */
+} conv_mds;
+
+static void make_mds(conv_mds *m, const conv_key *k) {
+  const conv_dims *d = &k->d;
+  dnnl_dims_t src = {d->N, d->C, d->H, d->W}, dst = {d->N, d->O, d->OH, d->OW}, bias = {d->O};
+  dnnl_dims_t wei = {d->O, d->Cg, d->KH, d->KW}, wei_g = {d->G, d->Og, d->Cg, d->KH, d->KW};
+  int grouped = d->G > 1;
+  dnnl_format_tag_t any = k->plain ? dnnl_format_tag_undef : dnnl_format_tag_any;
+  dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_f32, dnnl_nchw);
+  dnnl_memory_desc_init_by_tag(&m->dst, 4, dst, dnnl_f32, dnnl_nchw);
+  dnnl_memory_desc_init_by_tag(&m->bias, 1, bias, dnnl_f32, dnnl_a);
+  if (grouped) dnnl_memory_desc_init_by_tag(&m->wei, 5, wei_g, dnnl_f32, dnnl_goihw);
+  else dnnl_memory_desc_init_by_tag(&m->wei, 4, wei, dnnl_f32, dnnl_oihw);
+  m->bias_p = m->bias;
+  if (any == dnnl_format_tag_undef) {
+    m->src_p = m->src, m->dst_p = m->dst, m->wei_p = m->wei;
+  } else {
+    dnnl_memory_desc_init_by_tag(&m->src_p, 4, src, dnnl_f32, any);
+    dnnl_memory_desc_init_by_tag(&m->dst_p, 4, dst, dnnl_f32, any);
+    dnnl_memory_desc_init_by_tag(&m->wei_p, grouped ? 5 : 4, grouped ? wei_g : wei, dnnl_f32, any);
+  }
+}
+
+static dnnl_status_t forward_pd(dnnl_primitive_desc_t *pd, const conv_mds *m, const conv_key *k, int with_bias) {
+  dnnl_convolution_desc_t cd;
+  dnnl_dims_t strides = {k->stride[0], k->stride[1]}, pad = {k->pad[0], k->pad[1]};
+  dnnl_dims_t dil = {k->dilation[0] - 1, k->dilation[1] - 1}; /* oneDNN counts the gaps */
+  dnnl_status_t st = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
+                                                                &m->src_p, &m->wei_p, with_bias ? &m->bias_p : NULL,
+                                                                &m->dst_p, strides, dil, pad, pad);
+  return st == dnnl_success ? dnnl_primitive_desc_create(pd, &cd, NULL, prior_dnnl_engine(), NULL) : st;
+}
+
+static prior_dnnl_plan *build_plan(const char *op, const conv_key *k) {
+  if (!prior_dnnl_engine()) return NULL;
+  conv_mds m;
+  make_mds(&m, k);
+  dnnl_primitive_desc_t fwd = NULL, pd = NULL;
+  dnnl_status_t st = forward_pd(&fwd, &m, k, k->kind == CONV_FWD && k->with_bias);
+  if (st != dnnl_success) return prior_dnnl_error(op, "convolution descriptor", st), NULL;
+  dnnl_dims_t strides = {k->stride[0], k->stride[1]}, pad = {k->pad[0], k->pad[1]};
+  dnnl_dims_t dil = {k->dilation[0] - 1, k->dilation[1] - 1};
+  dnnl_convolution_desc_t cd;
+  int ids[4], out[4], n = 0;
+  dnnl_memory_desc_t user[4];
+  if (k->kind == CONV_FWD) {
+    pd = fwd, fwd = NULL;
+    ids[0] = DNNL_ARG_SRC, ids[1] = DNNL_ARG_WEIGHTS, ids[2] = DNNL_ARG_DST, ids[3] = DNNL_ARG_BIAS;
+    user[0] = m.src, user[1] = m.wei, user[2] = m.dst, user[3] = m.bias;
+    out[0] = 0, out[1] = 0, out[2] = 1, out[3] = 0;
+    n = k->with_bias ? 4 : 3;
+  } else if (k->kind == CONV_BWD_DATA) {
+    st = dnnl_dilated_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &m.src_p, &m.wei_p, &m.dst_p,
+                                                          strides, dil, pad, pad);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &cd, NULL, prior_dnnl_engine(), fwd);
+    ids[0] = DNNL_ARG_DIFF_DST, ids[1] = DNNL_ARG_WEIGHTS, ids[2] = DNNL_ARG_DIFF_SRC;
+    user[0] = m.dst, user[1] = m.wei, user[2] = m.src;
+    out[0] = 0, out[1] = 0, out[2] = 1;
+    n = 3;
+  } else {
+    st = dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &m.src_p, &m.wei_p,
+                                                             k->with_bias ? &m.bias_p : NULL, &m.dst_p, strides, dil,
+                                                             pad, pad);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &cd, NULL, prior_dnnl_engine(), fwd);
+    ids[0] = DNNL_ARG_SRC, ids[1] = DNNL_ARG_DIFF_DST, ids[2] = DNNL_ARG_DIFF_WEIGHTS, ids[3] = DNNL_ARG_DIFF_BIAS;
+    user[0] = m.src, user[1] = m.dst, user[2] = m.wei, user[3] = m.bias;
+    out[0] = 0, out[1] = 0, out[2] = 1, out[3] = 1;
+    n = k->with_bias ? 4 : 3;
+  }
+  if (fwd) dnnl_primitive_desc_destroy(fwd);
+  if (st != dnnl_success) return prior_dnnl_error(op, "convolution backward descriptor", st), NULL;
+  return prior_dnnl_plan_create(op, pd, n, ids, user, out);
+}
+
+static prior_status run_f32(const char *op, int kind, const conv_dims *d, const prior_conv2d_params *p, int with_bias,
+                            void *const *ptrs) {
+  conv_key k;
+  memset(&k, 0, sizeof k);
+  k.kind = kind, k.with_bias = with_bias, k.plain = use_plain_formats(d), k.d = *d;
+  for (int i = 0; i < 2; i++) k.stride[i] = p->stride[i], k.pad[i] = p->pad[i], k.dilation[i] = p->dilation[i];
+  prior_dnnl_plan *plan = prior_dnnl_cache_get(&k, sizeof k);
+  int owned = 0;
+  if (!plan) {
+    plan = build_plan(op, &k);
+    if (!plan) return prior_error_code();
+    plan = prior_dnnl_cache_put(&k, sizeof k, plan, prior_dnnl_plan_destroy, &owned);
+  }
+  prior_status s = prior_dnnl_plan_execute(op, plan, ptrs);
+  if (owned) prior_dnnl_plan_destroy(plan);
+  return s;
+}
+
+/* ---- kernels ---------------------------------------------------------------------------------------------- */
+
+static prior_status bad_dtype(const char *op, const prior_tensor *t) {
+  return prior_error_set(PRIOR_ERR_DTYPE, "%s: CPU kernel takes f32 or f64, got %s", op,
+                         prior_dtype_name((prior_dtype)t->dtype));
+}
+
+static prior_status cpu_conv2d_forward(prior_tensor *out, const prior_tensor *x, const prior_tensor *w,
+                                       const prior_tensor *bias, const prior_conv2d_params *p) {
+  conv_dims d = dims_of(x, w, out, p->groups);
+  if (prior_tensor_numel(out) == 0) return PRIOR_OK;
+  if (out->dtype == PRIOR_F64) {
+    forward_f64(prior_tensor_data(out), prior_tensor_data(x), prior_tensor_data(w),
+                bias ? prior_tensor_data(bias) : NULL, d, p);
+    return PRIOR_OK;
+  }
+  if (out->dtype != PRIOR_F32) return bad_dtype("conv2d", out);
+  void *ptrs[4] = {prior_tensor_data(x), prior_tensor_data(w), prior_tensor_data(out),
+                   bias ? prior_tensor_data(bias) : NULL};
+  return run_f32("conv2d", CONV_FWD, &d, p, bias != NULL, ptrs);
+}
+
+static prior_status cpu_conv2d_backward_data(prior_tensor *gx, const prior_tensor *g, const prior_tensor *w,
+                                             const prior_conv2d_params *p) {
+  conv_dims d = dims_of(gx, w, g, p->groups);
+  if (prior_tensor_numel(gx) == 0) return PRIOR_OK;
+  if (prior_tensor_numel(g) == 0) return prior_tensor_fill_(gx, 0.0);
+  if (gx->dtype == PRIOR_F64) {
+    backward_data_f64(prior_tensor_data(gx), prior_tensor_data(g), prior_tensor_data(w), d, p);
+    return PRIOR_OK;
+  }
+  if (gx->dtype != PRIOR_F32) return bad_dtype("conv2d backward", gx);
+  void *ptrs[3] = {prior_tensor_data(g), prior_tensor_data(w), prior_tensor_data(gx)};
+  return run_f32("conv2d backward", CONV_BWD_DATA, &d, p, 0, ptrs);
+}
+
+static prior_status cpu_conv2d_backward_weights(prior_tensor *gw, prior_tensor *gb, const prior_tensor *x,
+                                                const prior_tensor *g, const prior_conv2d_params *p) {
+  conv_dims d = dims_of(x, gw, g, p->groups);
+  if (prior_tensor_numel(g) == 0) {
+    PRIOR_TRY(prior_tensor_fill_(gw, 0.0));
+    return gb ? prior_tensor_fill_(gb, 0.0) : PRIOR_OK;
+  }
+  if (gw->dtype == PRIOR_F64) {
+    backward_weights_f64(prior_tensor_data(gw), gb ? prior_tensor_data(gb) : NULL, prior_tensor_data(x),
+                         prior_tensor_data(g), d, p);
+    return PRIOR_OK;
+  }
+  if (gw->dtype != PRIOR_F32) return bad_dtype("conv2d backward", gw);
+  void *ptrs[4] = {prior_tensor_data(x), prior_tensor_data(g), prior_tensor_data(gw),
+                   gb ? prior_tensor_data(gb) : NULL};
+  return run_f32("conv2d backward", CONV_BWD_WEIGHTS, &d, p, gb != NULL, ptrs);
+}
+
+__attribute__((constructor)) static void register_conv_kernels(void) {
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "conv2d_forward", (prior_kernel_fn)cpu_conv2d_forward);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "conv2d_backward_data", (prior_kernel_fn)cpu_conv2d_backward_data);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "conv2d_backward_weights",
+                                (prior_kernel_fn)cpu_conv2d_backward_weights);
+}

@@ -1,0 +1,66 @@
+/* Internal: kernel signatures of the dense op families (matmul, conv2d, batch norm, pooling, resampling),
+ * registered under the names in quotes. The op layer checks arguments, allocates outputs and records
+ * autograd; kernels only compute. Unless said otherwise a kernel takes contiguous tensors (the op layer
+ * copies strided inputs first), and supports f32 and f64 (the same dtype for every tensor argument);
+ * outputs are contiguous and fully written by the kernel. */
+#ifndef PRIOR_BACKEND_KERNELS_DENSE_H
+#define PRIOR_BACKEND_KERNELS_DENSE_H
+
+#include "prior/tensor.h"
+
+/* "matmul": out[..., n, m] = a[..., n, k] x b[..., k, m]. a, b and out have the same ndim (>= 2) and the
+ * same batch dims; a and b may have ANY strides (a broadcast batch dim has stride 0, a transposed operand
+ * swapped strides), so backward passes transposed views without copying. */
+typedef prior_status (*prior_matmul_kernel)(prior_tensor *out, const prior_tensor *a, const prior_tensor *b);
+
+typedef struct prior_conv2d_params {
+  int64_t stride[2], pad[2], dilation[2]; /* {h, w} */
+  int64_t groups;
+} prior_conv2d_params;
+/* "conv2d_forward": out [N, O, OH, OW] from x [N, C, H, W], w [O, C/groups, KH, KW], bias [O] or NULL. */
+typedef prior_status (*prior_conv2d_forward_kernel)(prior_tensor *out, const prior_tensor *x, const prior_tensor *w,
+                                                    const prior_tensor *bias, const prior_conv2d_params *p);
+/* "conv2d_backward_data": gx [N, C, H, W] from the output gradient g and w. */
+typedef prior_status (*prior_conv2d_backward_data_kernel)(prior_tensor *gx, const prior_tensor *g,
+                                                          const prior_tensor *w, const prior_conv2d_params *p);
+/* "conv2d_backward_weights": gw (w's shape) and, when not NULL, gb [O] from x and g. */
+typedef prior_status (*prior_conv2d_backward_weights_kernel)(prior_tensor *gw, prior_tensor *gb, const prior_tensor *x,
+                                                             const prior_tensor *g, const prior_conv2d_params *p);
+
+/* "batch_norm_forward": x [N, C, H, W]; weight, bias [C] or NULL. training: the batch mean and biased
+ * variance go to save_mean/save_var [C], and running_mean/running_var [C] (may be NULL; any stride) become
+ * (1 - momentum) * running + momentum * batch statistic, with the unbiased variance. Eval: normalises with
+ * the running statistics (save_mean/save_var receive copies of them). */
+typedef prior_status (*prior_batch_norm_forward_kernel)(prior_tensor *out, prior_tensor *save_mean,
+                                                        prior_tensor *save_var, const prior_tensor *x,
+                                                        const prior_tensor *weight, const prior_tensor *bias,
+                                                        prior_tensor *running_mean, prior_tensor *running_var,
+                                                        int training, double momentum, double eps);
+/* "batch_norm_backward": gx, gw, gb (each may be NULL) from g, x, weight (may be NULL) and the statistics the
+ * forward used. training: the statistics depend on x (full gradient); eval: they are constants. */
+typedef prior_status (*prior_batch_norm_backward_kernel)(prior_tensor *gx, prior_tensor *gw, prior_tensor *gb,
+                                                         const prior_tensor *g, const prior_tensor *x,
+                                                         const prior_tensor *weight, const prior_tensor *mean,
+                                                         const prior_tensor *var, int training, double eps);
+
+typedef struct prior_pool2d_params {
+  int64_t kernel[2], stride[2], pad[2]; /* {h, w} */
+} prior_pool2d_params;
+/* "max_pool2d_forward": out and indices (i64, out's shape; the position h * W + w in the input plane, as
+ * PyTorch); padding counts as -inf. "max_pool2d_backward": gx from g and the indices. */
+typedef prior_status (*prior_max_pool2d_forward_kernel)(prior_tensor *out, prior_tensor *indices, const prior_tensor *x,
+                                                        const prior_pool2d_params *p);
+typedef prior_status (*prior_max_pool2d_backward_kernel)(prior_tensor *gx, const prior_tensor *g,
+                                                         const prior_tensor *indices);
+/* "avg_pool2d_forward" / "avg_pool2d_backward": padding counts in the divisor (count_include_pad). */
+typedef prior_status (*prior_avg_pool2d_forward_kernel)(prior_tensor *out, const prior_tensor *x,
+                                                        const prior_pool2d_params *p);
+typedef prior_status (*prior_avg_pool2d_backward_kernel)(prior_tensor *gx, const prior_tensor *g,
+                                                         const prior_pool2d_params *p);
+/* "adaptive_avg_pool2d_forward" / "_backward": window o covers [floor(o*H/OH), ceil((o+1)*H/OH)). */
+typedef prior_status (*prior_adaptive_pool_kernel)(prior_tensor *dst, const prior_tensor *src);
+/* "interpolate_forward" / "interpolate_backward": mode is a prior_interp_mode. */
+typedef prior_status (*prior_interpolate_kernel)(prior_tensor *dst, const prior_tensor *src, int mode,
+                                                 int align_corners);
+
+#endif

@@ -1,0 +1,106 @@
+/* BERT's multi-head attention block (self or cross) with its output projection and post-LayerNorm. */
+#include <math.h>
+#include <stdio.h>
+
+#include "prior/nn_attention.h"
+#include "prior/ops_elementwise.h"
+#include "prior/ops_linalg.h"
+#include "prior/ops_nn.h"
+#include "prior/ops_shape.h"
+
+prior_status prior_bert_attention_init(prior_bert_attention *a, prior_params *p, const char *prefix, int64_t hidden,
+                                       int64_t heads, double dropout, double ln_eps, double init_std) {
+  if (hidden <= 0 || heads <= 0 || hidden % heads != 0)
+    return prior_error_set(PRIOR_ERR_ARGUMENT, "bert attention %s: hidden %lld must be a positive multiple of heads %lld",
+                           prefix, (long long)hidden, (long long)heads);
+  a->hidden = hidden;
+  a->heads = heads;
+  a->dropout = dropout;
+  char name[160];
+#define INIT_LINEAR(layer, suffix)                                                                              \
+  snprintf(name, sizeof name, "%s" suffix, prefix);                                                             \
+  PRIOR_TRY(prior_linear_layer_init(layer, p, name, hidden, hidden, 1, PRIOR_INIT_NORMAL, init_std))
+  INIT_LINEAR(&a->query, "self.query.");
+  INIT_LINEAR(&a->key, "self.key.");
+  INIT_LINEAR(&a->value, "self.value.");
+  INIT_LINEAR(&a->out_dense, "output.dense.");
+#undef INIT_LINEAR
+  snprintf(name, sizeof name, "%soutput.LayerNorm.", prefix);
+  return prior_layer_norm_layer_init(&a->out_norm, p, name, hidden, ln_eps);
+}
+
+/* [N, L, H] -> [N, heads, L, H/heads] */
+static prior_tensor *to_heads(prior_tensor *x, int64_t heads) {
+  int64_t shape[4] = {x->shape[0], x->shape[1], heads, x->shape[2] / heads};
+  int64_t order[4] = {0, 2, 1, 3};
+  prior_tensor *r = prior_reshape(x, 4, shape);
+  prior_tensor *out = r ? prior_permute(r, 4, order) : NULL;
+  prior_tensor_free(r);
+  return out;
+}
+
+prior_tensor *prior_bert_attention_forward(const prior_bert_attention *a, prior_tensor *hidden, prior_tensor *context,
+                                           prior_tensor *additive_mask, int training) {
+  if (prior_check_ndim("bert_attention", "hidden", hidden, 3) != PRIOR_OK) return NULL;
+  prior_tensor *kv_source = context ? context : hidden;
+  if (kv_source->ndim != 3 || kv_source->shape[0] != hidden->shape[0] || kv_source->shape[2] != a->hidden ||
+      hidden->shape[2] != a->hidden) {
+    char x[128], y[128];
+    prior_error_set(PRIOR_ERR_SHAPE, "bert_attention: hidden %s and context %s must be [N, L, %lld]",
+                    prior_tensor_shape_str(hidden, x, sizeof x), prior_tensor_shape_str(kv_source, y, sizeof y),
+                    (long long)a->hidden);
+    return NULL;
+  }
+  int64_t n = hidden->shape[0], lq = hidden->shape[1];
+  prior_tensor *q = prior_linear_layer_forward(&a->query, hidden);
+  prior_tensor *k = q ? prior_linear_layer_forward(&a->key, kv_source) : NULL;
+  prior_tensor *v = k ? prior_linear_layer_forward(&a->value, kv_source) : NULL;
+  prior_tensor *qh = v ? to_heads(q, a->heads) : NULL, *kh = qh ? to_heads(k, a->heads) : NULL;
+  prior_tensor *vh = kh ? to_heads(v, a->heads) : NULL;
+  prior_tensor *kt = vh ? prior_transpose(kh, 2, 3) : NULL;
+  prior_tensor *raw = kt ? prior_matmul(qh, kt) : NULL; /* [N, h, Lq, Lk] */
+  prior_tensor *scores = raw ? prior_mul_scalar(raw, 1.0 / sqrt((double)(a->hidden / a->heads))) : NULL;
+  if (scores && additive_mask) {
+    prior_tensor *masked = prior_add(scores, additive_mask);
+    prior_tensor_free(scores);
+    scores = masked;
+  }
+  prior_tensor *probs = scores ? prior_softmax(scores, -1) : NULL;
+  prior_tensor *dropped = probs ? prior_dropout(probs, a->dropout, training) : NULL;
+  prior_tensor *ctx = dropped ? prior_matmul(dropped, vh) : NULL; /* [N, h, Lq, d] */
+  prior_tensor *ctx_t = ctx ? prior_transpose(ctx, 1, 2) : NULL;
+  int64_t merged_shape[3] = {n, lq, a->hidden};
+  prior_tensor *merged = ctx_t ? prior_reshape(ctx_t, 3, merged_shape) : NULL;
+  prior_tensor *proj = merged ? prior_linear_layer_forward(&a->out_dense, merged) : NULL;
+  prior_tensor *proj_d = proj ? prior_dropout(proj, a->dropout, training) : NULL;
+  prior_tensor *residual = proj_d ? prior_add(proj_d, hidden) : NULL;
+  prior_tensor *out = residual ? prior_layer_norm_layer_forward(&a->out_norm, residual) : NULL;
+  prior_free_all(16, q, k, v, qh, kh, vh, kt, raw, scores, probs, dropped, ctx, ctx_t, merged, proj, proj_d);
+  prior_tensor_free(residual);
+  return out;
+}
+
+prior_tensor *prior_bert_additive_mask(prior_tensor *mask, int causal, prior_dtype dtype) {
+  if (prior_check_ndim("bert_additive_mask", "mask", mask, 2) != PRIOR_OK) return NULL;
+  int64_t n = mask->shape[0], l = mask->shape[1];
+  prior_tensor *m = prior_tensor_to_dtype_raw(mask, dtype);
+  if (!m) return NULL;
+  int64_t shape4[4] = {n, 1, 1, l};
+  prior_tensor *m4 = prior_tensor_as_strided(m, 4, shape4, (int64_t[]){l, l, l, 1}, m->offset);
+  prior_tensor_free(m);
+  if (!m4) return NULL;
+  if (causal) { /* [N, 1, L, L]: key j visible from query i when j <= i and the key is not padding */
+    int64_t tri_shape[2] = {l, l};
+    prior_tensor *tri = prior_tensor_zeros(2, tri_shape, dtype, prior_cpu());
+    for (int64_t i = 0; tri && i < l; i++)
+      for (int64_t j = 0; j <= i; j++) prior_tensor_set(tri, (int64_t[]){i, j}, 1.0);
+    prior_tensor *both = tri ? prior_mul(m4, tri) : NULL;
+    prior_free_all(2, tri, m4);
+    m4 = both;
+    if (!m4) return NULL;
+  }
+  prior_tensor *scaled = prior_mul_scalar(m4, 10000.0); /* (1 - m) * -10000 = m * 10000 - 10000 */
+  prior_tensor *out = scaled ? prior_add_scalar(scaled, -10000.0) : NULL;
+  prior_free_all(2, m4, scaled);
+  return out;
+}

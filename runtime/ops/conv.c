@@ -1,0 +1,128 @@
+/* 2-D convolution: argument checks, output shape, autograd. The kernels take contiguous NCHW tensors, so
+ * strided inputs (a permuted view) are copied once here and the copies are what backward keeps. */
+#include "backend/kernels_dense.h"
+#include "ops/op_util.h"
+#include "prior/ops_conv.h"
+#include "prior/ops_reduce.h"
+
+static void params_to_ints(const prior_conv2d_params *p, int64_t *ints) {
+  ints[0] = p->stride[0], ints[1] = p->stride[1], ints[2] = p->pad[0], ints[3] = p->pad[1];
+  ints[4] = p->dilation[0], ints[5] = p->dilation[1], ints[6] = p->groups;
+}
+
+static prior_conv2d_params params_from_ints(const int64_t *ints) {
+  prior_conv2d_params p = {{ints[0], ints[1]}, {ints[2], ints[3]}, {ints[4], ints[5]}, ints[6]};
+  return p;
+}
+
+static prior_status conv2d_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
+  prior_tensor *x = node->saved[0], *w = node->saved[1];
+  prior_conv2d_params p = params_from_ints(node->ints);
+  prior_tensor *gc = prior_tensor_contiguous_raw(g);
+  if (!gc) return prior_error_code();
+  prior_status s = PRIOR_OK;
+  if (node->needs_grad[0]) {
+    prior_conv2d_backward_data_kernel k =
+        (prior_conv2d_backward_data_kernel)prior_op_kernel("conv2d backward", "conv2d_backward_data", x);
+    gi[0] = k ? prior_tensor_empty(x->ndim, x->shape, (prior_dtype)x->dtype, x->device) : NULL;
+    s = gi[0] ? k(gi[0], gc, w, &p) : prior_error_code();
+  }
+  if (s == PRIOR_OK && node->needs_grad[1]) {
+    prior_conv2d_backward_weights_kernel k =
+        (prior_conv2d_backward_weights_kernel)prior_op_kernel("conv2d backward", "conv2d_backward_weights", x);
+    gi[1] = k ? prior_tensor_empty(w->ndim, w->shape, (prior_dtype)w->dtype, w->device) : NULL;
+    if (gi[1] && node->needs_grad[2]) {
+      int64_t o = w->shape[0];
+      gi[2] = prior_tensor_empty(1, &o, (prior_dtype)w->dtype, w->device);
+    }
+    if (!gi[1] || (node->needs_grad[2] && !gi[2])) s = prior_error_code();
+    else s = k(gi[1], gi[2], x, gc, &p);
+  } else if (s == PRIOR_OK && node->needs_grad[2]) {
+    int64_t dims[3] = {0, 2, 3};
+    gi[2] = prior_sum(gc, 3, dims, 0);
+    if (!gi[2]) s = prior_error_code();
+  }
+  prior_tensor_free(gc);
+  return s;
+}
+
+static prior_status check_args(const char *op, prior_tensor *x, prior_tensor *w, prior_tensor *bias,
+                               const prior_conv2d_params *p, int64_t *oh, int64_t *ow) {
+  PRIOR_TRY(prior_check_tensor(op, "input", x));
+  PRIOR_TRY(prior_check_tensor(op, "weight", w));
+  PRIOR_TRY(prior_check_floating(op, "input", x));
+  PRIOR_TRY(prior_check_same_device(op, x, w));
+  PRIOR_TRY(prior_check_same_dtype(op, x, w));
+  PRIOR_TRY(prior_check_ndim(op, "input", x, 4));
+  PRIOR_TRY(prior_check_ndim(op, "weight", w, 4));
+  char sx[96], sw[96];
+  prior_tensor_shape_str(x, sx, sizeof sx);
+  prior_tensor_shape_str(w, sw, sizeof sw);
+  if (bias) {
+    PRIOR_TRY(prior_check_tensor(op, "bias", bias));
+    PRIOR_TRY(prior_check_same_device(op, x, bias));
+    PRIOR_TRY(prior_check_same_dtype(op, x, bias));
+    if (bias->ndim != 1 || bias->shape[0] != w->shape[0]) {
+      char sb[96];
+      return prior_error_set(PRIOR_ERR_SHAPE, "%s: bias %s does not match weight %s's %lld output channels", op,
+                             prior_tensor_shape_str(bias, sb, sizeof sb), sw, (long long)w->shape[0]);
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    if (p->stride[i] < 1 || p->dilation[i] < 1 || p->pad[i] < 0)
+      return prior_error_set(PRIOR_ERR_ARGUMENT,
+                             "%s: stride (%lld, %lld) and dilation (%lld, %lld) must be >= 1 and padding (%lld, %lld) "
+                             ">= 0", op, (long long)p->stride[0], (long long)p->stride[1], (long long)p->dilation[0],
+                             (long long)p->dilation[1], (long long)p->pad[0], (long long)p->pad[1]);
+  }
+  if (p->groups < 1 || x->shape[1] % p->groups != 0 || w->shape[0] % p->groups != 0)
+    return prior_error_set(PRIOR_ERR_ARGUMENT, "%s: groups = %lld must divide the input channels of %s and the output "
+                           "channels of weight %s", op, (long long)p->groups, sx, sw);
+  if (w->shape[1] * p->groups != x->shape[1])
+    return prior_error_set(PRIOR_ERR_SHAPE, "%s: input %s has %lld channels but weight %s expects %lld (x %lld groups)",
+                           op, sx, (long long)x->shape[1], sw, (long long)w->shape[1], (long long)p->groups);
+  int64_t out[2];
+  for (int i = 0; i < 2; i++) {
+    int64_t eff = (w->shape[2 + i] - 1) * p->dilation[i] + 1, padded = x->shape[2 + i] + 2 * p->pad[i];
+    if (eff > padded)
+      return prior_error_set(PRIOR_ERR_SHAPE, "%s: kernel %s (dilated extent %lld) is larger than the padded input %s "
+                             "(%lld with padding)", op, sw, (long long)eff, sx, (long long)padded);
+    out[i] = (padded - eff) / p->stride[i] + 1;
+  }
+  *oh = out[0], *ow = out[1];
+  return PRIOR_OK;
+}
+
+prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *bias, int64_t stride_h,
+                           int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+                           int64_t groups) {
+  const char *op = "conv2d";
+  prior_conv2d_params p = {{stride_h, stride_w}, {pad_h, pad_w}, {dilation_h, dilation_w}, groups};
+  int64_t oh = 0, ow = 0;
+  if (check_args(op, x, weight, bias, &p, &oh, &ow) != PRIOR_OK) return NULL;
+  prior_conv2d_forward_kernel k = (prior_conv2d_forward_kernel)prior_op_kernel(op, "conv2d_forward", x);
+  if (!k) return NULL;
+  prior_tensor *xc = prior_tensor_contiguous_raw(x), *wc = prior_tensor_contiguous_raw(weight);
+  prior_tensor *bc = bias ? prior_tensor_contiguous_raw(bias) : NULL;
+  int64_t shape[4] = {x->shape[0], weight->shape[0], oh, ow};
+  prior_tensor *out = xc && wc && (bc || !bias) ? prior_tensor_empty(4, shape, (prior_dtype)x->dtype, x->device) : NULL;
+  if (out && k(out, xc, wc, bc, &p) != PRIOR_OK) {
+    prior_error_context("%s", op);
+    prior_tensor_free(out);
+    out = NULL;
+  }
+  prior_tensor *inputs[3] = {x, weight, bias};
+  if (out && prior_autograd_needed(3, inputs)) {
+    prior_node *node = prior_node_new(op, conv2d_backward, 3, inputs);
+    if (!node || prior_node_save(node, xc) < 0 || prior_node_save(node, wc) < 0) {
+      prior_node_release(node);
+      prior_tensor_free(out);
+      out = NULL;
+    } else {
+      params_to_ints(&p, node->ints);
+      prior_node_attach(node, out);
+    }
+  }
+  prior_free_all(3, xc, wc, bc);
+  return out;
+}

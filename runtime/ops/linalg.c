@@ -1,0 +1,190 @@
+/* Matrix products. Everything reduces to one differentiable core, [..., n, k] x [..., k, m] with equal batch
+ * dims: matmul broadcasts its operands to that form with expand (whose backward sums the gradient back),
+ * linear flattens the leading dims into one matrix (a single large GEMM instead of many small ones). */
+#include "backend/kernels_dense.h"
+#include "ops/op_util.h"
+#include "prior/ops_elementwise.h"
+#include "prior/ops_linalg.h"
+#include "prior/ops_shape.h"
+
+/* a x b through the backend kernel, no autograd; a and b may be any strided views. */
+static prior_tensor *matmul_raw(const char *op, prior_tensor *a, prior_tensor *b) {
+  prior_matmul_kernel k = (prior_matmul_kernel)prior_op_kernel(op, "matmul", a);
+  if (!k) return NULL;
+  int64_t shape[PRIOR_MAX_DIMS];
+  int nd = a->ndim;
+  for (int d = 0; d < nd - 1; d++) shape[d] = a->shape[d];
+  shape[nd - 1] = b->shape[nd - 1];
+  prior_tensor *out = prior_tensor_empty(nd, shape, (prior_dtype)a->dtype, a->device);
+  if (!out) return NULL;
+  if (k(out, a, b) != PRIOR_OK) {
+    prior_error_context("%s", op);
+    prior_tensor_free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* The transpose of the last two dims as a raw view. */
+static prior_tensor *mT(const prior_tensor *t) {
+  int64_t shape[PRIOR_MAX_DIMS], strides[PRIOR_MAX_DIMS];
+  int nd = t->ndim;
+  for (int d = 0; d < nd; d++) shape[d] = t->shape[d], strides[d] = t->strides[d];
+  shape[nd - 2] = t->shape[nd - 1], shape[nd - 1] = t->shape[nd - 2];
+  strides[nd - 2] = t->strides[nd - 1], strides[nd - 1] = t->strides[nd - 2];
+  return prior_tensor_as_strided(t, nd, shape, strides, t->offset);
+}
+
+static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
+  prior_tensor *a = node->saved[0], *b = node->saved[1];
+  if (node->needs_grad[0]) { /* g x b^T */
+    prior_tensor *bt = mT(b);
+    gi[0] = bt ? matmul_raw("matmul backward", g, bt) : NULL;
+    prior_tensor_free(bt);
+    if (!gi[0]) return prior_error_code();
+  }
+  if (node->needs_grad[1]) { /* a^T x g */
+    prior_tensor *at = mT(a);
+    gi[1] = at ? matmul_raw("matmul backward", at, g) : NULL;
+    prior_tensor_free(at);
+    if (!gi[1]) return prior_error_code();
+  }
+  return PRIOR_OK;
+}
+
+/* [..., n, k] x [..., k, m] with identical batch dims, recording autograd. */
+static prior_tensor *matmul_core(const char *op, prior_tensor *a, prior_tensor *b) {
+  prior_tensor *out = matmul_raw(op, a, b);
+  if (!out) return NULL;
+  prior_tensor *inputs[2] = {a, b};
+  if (prior_autograd_needed(2, inputs)) {
+    prior_node *node = prior_node_new(op, matmul_backward, 2, inputs);
+    if (!node || prior_node_save(node, a) < 0 || prior_node_save(node, b) < 0) {
+      prior_node_release(node);
+      prior_tensor_free(out);
+      return NULL;
+    }
+    prior_node_attach(node, out);
+  }
+  return out;
+}
+
+static prior_status check_pair(const char *op, prior_tensor *a, prior_tensor *b) {
+  PRIOR_TRY(prior_check_tensor(op, "a", a));
+  PRIOR_TRY(prior_check_tensor(op, "b", b));
+  PRIOR_TRY(prior_check_floating(op, "a", a));
+  PRIOR_TRY(prior_check_same_device(op, a, b));
+  PRIOR_TRY(prior_check_same_dtype(op, a, b));
+  return PRIOR_OK;
+}
+
+static prior_status shape_mismatch(const char *op, const prior_tensor *a, const prior_tensor *b) {
+  char sa[96], sb[96];
+  return prior_error_set(PRIOR_ERR_SHAPE, "%s: shapes %s and %s cannot be multiplied", op,
+                         prior_tensor_shape_str(a, sa, sizeof sa), prior_tensor_shape_str(b, sb, sizeof sb));
+}
+
+prior_tensor *prior_matmul(prior_tensor *a, prior_tensor *b) {
+  const char *op = "matmul";
+  if (check_pair(op, a, b) != PRIOR_OK) return NULL;
+  if (a->ndim < 1 || b->ndim < 1) {
+    prior_error_set(PRIOR_ERR_SHAPE, "matmul: operands need at least 1 dim, got %d and %d", a->ndim, b->ndim);
+    return NULL;
+  }
+  if (a->shape[a->ndim - 1] != b->shape[b->ndim >= 2 ? b->ndim - 2 : 0]) {
+    shape_mismatch(op, a, b);
+    return NULL;
+  }
+  /* 1-D operands become a row (left) or a column (right); the added dim is removed at the end. */
+  prior_tensor *a2 = a->ndim == 1 ? prior_unsqueeze(a, 0) : prior_tensor_retain(a);
+  prior_tensor *b2 = b->ndim == 1 ? prior_unsqueeze(b, 1) : prior_tensor_retain(b);
+  prior_tensor *ae = NULL, *be = NULL, *out = NULL, *t = NULL;
+  if (!a2 || !b2) goto done;
+  int nb;
+  int64_t batch[PRIOR_MAX_DIMS], shape[PRIOR_MAX_DIMS];
+  if (prior_broadcast_shapes(op, a2->ndim - 2, a2->shape, b2->ndim - 2, b2->shape, &nb, batch) != PRIOR_OK) goto done;
+  if (nb + 2 > PRIOR_MAX_DIMS) {
+    prior_error_set(PRIOR_ERR_SHAPE, "matmul: result would have more than %d dims", PRIOR_MAX_DIMS);
+    goto done;
+  }
+  for (int d = 0; d < nb; d++) shape[d] = batch[d];
+  shape[nb] = a2->shape[a2->ndim - 2], shape[nb + 1] = a2->shape[a2->ndim - 1];
+  ae = prior_expand(a2, nb + 2, shape);
+  shape[nb] = b2->shape[b2->ndim - 2], shape[nb + 1] = b2->shape[b2->ndim - 1];
+  be = prior_expand(b2, nb + 2, shape);
+  if (!ae || !be) goto done;
+  out = matmul_core(op, ae, be);
+  if (out && b->ndim == 1) {
+    t = prior_squeeze(out, -1);
+    prior_tensor_free(out);
+    out = t;
+  }
+  if (out && a->ndim == 1) {
+    t = prior_squeeze(out, -2 + (b->ndim == 1));
+    prior_tensor_free(out);
+    out = t;
+  }
+done:
+  prior_free_all(4, a2, b2, ae, be);
+  return out;
+}
+
+prior_tensor *prior_bmm(prior_tensor *a, prior_tensor *b) {
+  const char *op = "bmm";
+  if (check_pair(op, a, b) != PRIOR_OK) return NULL;
+  if (prior_check_ndim(op, "a", a, 3) != PRIOR_OK || prior_check_ndim(op, "b", b, 3) != PRIOR_OK) return NULL;
+  if (a->shape[0] != b->shape[0] || a->shape[2] != b->shape[1]) {
+    shape_mismatch(op, a, b);
+    return NULL;
+  }
+  return matmul_core(op, a, b);
+}
+
+prior_tensor *prior_linear(prior_tensor *x, prior_tensor *weight, prior_tensor *bias) {
+  const char *op = "linear";
+  if (check_pair(op, x, weight) != PRIOR_OK || prior_check_ndim(op, "weight", weight, 2) != PRIOR_OK) return NULL;
+  if (bias && (prior_check_tensor(op, "bias", bias) != PRIOR_OK || prior_check_same_dtype(op, x, bias) != PRIOR_OK ||
+               prior_check_same_device(op, x, bias) != PRIOR_OK))
+    return NULL;
+  char sx[96], sw[96], sb[96];
+  if (x->ndim < 1 || x->shape[x->ndim - 1] != weight->shape[1]) {
+    prior_error_set(PRIOR_ERR_SHAPE, "linear: input %s does not end in weight %s's in_features",
+                    prior_tensor_shape_str(x, sx, sizeof sx), prior_tensor_shape_str(weight, sw, sizeof sw));
+    return NULL;
+  }
+  if (bias && (bias->ndim != 1 || bias->shape[0] != weight->shape[0])) {
+    prior_error_set(PRIOR_ERR_SHAPE, "linear: bias %s does not match weight %s's out_features",
+                    prior_tensor_shape_str(bias, sb, sizeof sb), prior_tensor_shape_str(weight, sw, sizeof sw));
+    return NULL;
+  }
+  prior_tensor *wt = prior_transpose(weight, 0, 1);
+  if (!wt) return NULL;
+  prior_tensor *x2 = NULL, *y2 = NULL, *y3 = NULL, *out = NULL;
+  if (x->ndim == 1) {
+    y2 = prior_matmul(x, wt);
+  } else {
+    int64_t flat[2] = {-1, x->shape[x->ndim - 1]};
+    if (flat[1] == 0) { /* -1 cannot be inferred from 0 elements: the rows are the leading dims' product */
+      flat[0] = 1;
+      for (int d = 0; d < x->ndim - 1; d++) flat[0] *= x->shape[d];
+    }
+    x2 = prior_reshape(x, 2, flat);
+    y2 = x2 ? matmul_core(op, x2, wt) : NULL;
+  }
+  if (y2 && bias) {
+    y3 = prior_add(y2, bias);
+    prior_tensor_free(y2);
+    y2 = y3;
+  }
+  if (y2 && x->ndim > 2) {
+    int64_t shape[PRIOR_MAX_DIMS];
+    for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = weight->shape[0];
+    out = prior_reshape(y2, x->ndim, shape);
+    prior_tensor_free(y2);
+  } else {
+    out = y2;
+  }
+  prior_free_all(2, wt, x2);
+  return out;
+}

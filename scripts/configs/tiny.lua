@@ -1,0 +1,22 @@
+-- The tiny preset: the demo, the tests and CI. Same topology as the paper (Bottleneck ResNet, BERT, SPB, LAM,
+-- CCR), narrow and short, on the built-in synthetic set at 64 x 64; it trains in minutes on 2 cores.
+return {
+  preset = 'tiny',
+  model = {
+    resnet_blocks = { 3, 4, 6, 3 }, resnet_width = 8, in_channels = 1, image_size = 64,
+    hidden = 64, layers = 2, heads = 4, intermediate = 128, max_positions = 128,
+    hidden_dropout = 0.1, attention_dropout = 0.1,
+    pool_heads = 4, num_prototypes = 64, num_queries = 8, decoder_layers = 1,
+  },
+  data = {
+    seed = 0, image_size = 64, mimic_subjects = 1200, chexpert_patients = 1600, per_class = 40,
+    max_length = 96, batch_size = 32, workers = 1, augment = true,
+  },
+  train = {
+    optimizer = 'adam', lr = 1e-3, min_lr = 1e-5, weight_decay = 1e-6, warmup_steps = 30, clip = 5.0,
+    stages = { { epochs = 6 }, { epochs = 3 }, { epochs = 2 } },
+    tau_start = 0.9, tau_end = 0.01, tau_schedule = 'exp',
+    checkpoint_every = 100, log_every = 10,
+  },
+  eval = { prompts = '%s is observed', local_weight = 0.5, retrieval_k = { 1, 5, 10 } },
+}

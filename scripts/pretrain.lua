@@ -1,0 +1,195 @@
+-- PRIOR pre-training: the three stages (global + local alignment; + SPB; + CCR), then zero-shot classification and
+-- image-to-text retrieval. With no arguments it is the project's main job: it generates the built-in synthetic
+-- set if it is missing, pre-trains the tiny preset, evaluates, and prints the scores.
+--
+--   prior scripts/pretrain.lua [--config tiny|paper|FILE.lua] [--data DIR] [--out DIR] [--resume] [--seed N]
+--                              [--epochs-scale X] [--no-eval] [--quiet]
+local ffi = require 'ffi'
+local prior = require 'prior'
+local PRIOR = require 'prior.models.prior'
+local checkpoint = require 'prior.train.checkpoint'
+local runlog = require 'prior.train.log'
+local eval = require 'prior.eval'
+local C = require('prior.capi').C
+
+-- ---- arguments ---------------------------------------------------------------------------------------------------
+local opts = { config = 'tiny', data = 'data/synthetic', out = nil, resume = false, seed = 0, ['epochs-scale'] = 1,
+               eval = true, quiet = false, ['shuffle-pairs'] = false }
+local argv, i = arg or {}, 1
+while argv[i] do
+  local a = argv[i]
+  local key = a:match('^%-%-(.+)$')
+  if key == 'resume' or key == 'quiet' or key == 'shuffle-pairs' then opts[key] = true; i = i + 1
+  elseif key == 'no-eval' then opts.eval = false; i = i + 1
+  elseif key and opts[key] ~= nil then
+    if argv[i + 1] == nil then error('pretrain: --' .. key .. ' needs a value', 0) end
+    opts[key] = tonumber(argv[i + 1]) or argv[i + 1]; i = i + 2
+  else error('pretrain: unknown argument ' .. a .. ' (see the header of scripts/pretrain.lua)', 0) end
+end
+local cfg = opts.config:match('%.lua$') and dofile(opts.config) or PRIOR.preset(opts.config)
+local out = opts.out or ('runs/pretrain-' .. (cfg.preset or 'custom'))
+os.execute('mkdir -p "' .. out .. '"')
+local function say(...) if not opts.quiet then io.stdout:write(string.format(...), '\n'); io.stdout:flush() end end
+
+-- ---- data ----------------------------------------------------------------------------------------------------------
+local d = cfg.data
+local t0 = os.time()
+local paths = prior.data.synthetic{ root = opts.data, seed = d.seed, image_size = d.image_size,
+                                    mimic_subjects = d.mimic_subjects, chexpert_patients = d.chexpert_patients,
+                                    per_class = d.per_class, trees = { 'mimic', 'chexpert' } }
+local tok = prior.data.tokenizer(paths.vocab, { lowercase = true })
+local train = prior.data.mimic{ root = paths.mimic, split = 'train' }
+say('data: %d training pairs from %s (dropped: %s); vocabulary of %d', train:size(), paths.mimic,
+    prior.data.format_drops and prior.data.format_drops(train:drops()) or '-', tok:vocab_size())
+local loader = prior.data.loader(train, { batch_size = d.batch_size, image_size = d.image_size, workers = d.workers,
+                                          shuffle = true, drop_last = true, augment = d.augment, seed = opts.seed,
+                                          tokenizer = tok, max_length = d.max_length, shuffle_sentences = true })
+local per_epoch = loader:batches_per_epoch()
+
+-- ---- model -----------------------------------------------------------------------------------------------------------
+prior.seed(opts.seed)
+local mcfg = { preset = cfg.preset, vocab_size = tok:vocab_size() }
+for k, v in pairs(cfg.model) do if mcfg[k] == nil then mcfg[k] = v end end
+mcfg.max_positions = math.max(mcfg.max_positions or 0, d.max_length)
+local model = PRIOR.new(mcfg)
+say('model: %s', tostring(model))
+
+-- ---- schedule --------------------------------------------------------------------------------------------------------
+local tr = cfg.train
+local stages = {}
+for s = 1, 3 do
+  local epochs = math.max(1, math.floor(tr.stages[s].epochs * opts['epochs-scale'] + 0.5))
+  stages[s] = { epochs = epochs, steps = epochs * per_epoch }
+end
+local tau_steps = stages[2].steps + stages[3].steps -- temperature decays over stages 2 and 3
+local function temperature(stage, step_in_stage)
+  if stage == 1 then return tr.tau_start end
+  local t = ((stage == 3 and stages[2].steps or 0) + step_in_stage) / math.max(tau_steps - 1, 1)
+  return C.prior_spb_temperature(({ fixed = 0, linear = 1, exp = 2 })[tr.tau_schedule] or 2, tr.tau_start, tr.tau_end, t)
+end
+local function make_optimizer(stage)
+  local cls = tr.optimizer == 'adamw' and prior.optim.AdamW or prior.optim.Adam
+  local opt = cls(model:parameters(), { lr = tr.lr, weight_decay = tr.weight_decay })
+  local warm = tr.warmup_steps or math.floor((tr.warmup_epochs or 0) * per_epoch)
+  return opt, prior.optim.schedule.warmup_cosine(tr.lr, math.min(warm, stages[stage].steps - 1), stages[stage].steps,
+                                                  tr.min_lr or 0)
+end
+
+-- ---- resume --------------------------------------------------------------------------------------------------------------
+local ckpt_path = out .. '/checkpoint.safetensors'
+local state = { stage = 1, epoch = 1, batch = 0, step = 0, global_step = 0 }
+local opt, sched = make_optimizer(1)
+if opts.resume then
+  local f = io.open(ckpt_path)
+  if not f then error('pretrain: --resume but no checkpoint at ' .. ckpt_path, 0) end
+  f:close()
+  local saved = checkpoint.load(ckpt_path, model, nil)
+  if saved.preset and saved.preset ~= (cfg.preset or 'custom') then
+    error(string.format("pretrain: the checkpoint is of preset '%s', this run is '%s'", saved.preset, cfg.preset), 0)
+  end
+  opt, sched = make_optimizer(saved.stage)
+  checkpoint.load(ckpt_path, model, opt)
+  for k in pairs(state) do state[k] = saved[k] or state[k] end
+  C.prior_rng_set_state(ffi.new('prior_rng_state', { saved.rng_seed, saved.rng_offset }))
+  say('resumed: stage %d, epoch %d, batch %d (step %d)', state.stage, state.epoch, state.batch, state.global_step)
+end
+local log = runlog.open(out .. '/log.jsonl', opts.resume)
+local LOG_KEYS = { 'step', 'stage', 'epoch', 'lr', 'tau', 'time', 'total', 'global', 'local_image', 'local_text', 'proto',
+                   'rec_image', 'spg', 'kl', 'gpa', 'grad_norm' }
+
+local function save(tag)
+  local rng = C.prior_rng_get_state()
+  local st = { preset = cfg.preset or 'custom', stage = state.stage, epoch = state.epoch, batch = state.batch,
+               step = state.step, global_step = state.global_step, rng_seed = tonumber(rng.seed),
+               rng_offset = tonumber(rng.offset) }
+  checkpoint.save(ckpt_path, model, opt, st)
+  if tag then checkpoint.save(out .. '/' .. tag .. '.safetensors', model, nil, st) end
+end
+
+-- ---- training ------------------------------------------------------------------------------------------------------------
+ffi.cdef [[ typedef struct { long tv_sec; long tv_nsec; } prior_timespec; int clock_gettime(int, prior_timespec *); ]]
+local timespec = ffi.new('prior_timespec')
+local function now() -- monotonic wall clock
+  ffi.C.clock_gettime(1, timespec)
+  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
+end
+
+local total_steps = stages[1].steps + stages[2].steps + stages[3].steps
+local run_start = now()
+for stage = state.stage, 3 do
+  if stage ~= state.stage then -- a new stage: new optimizer and schedule (as the reference)
+    state.stage, state.epoch, state.batch, state.step = stage, 1, 0, 0
+    opt, sched = make_optimizer(stage)
+  end
+  local stage_start, stage_step0 = now(), state.step
+  while state.epoch <= stages[stage].epochs do
+    local skip = state.batch -- a resumed epoch skips the batches already trained on
+    local seen = 0
+    local epoch_id = (stage - 1) * 1000 + state.epoch
+    for batch in loader:epoch(epoch_id) do
+      seen = seen + 1
+      if seen > skip then
+        local t_step = now()
+        local lr, tau = sched(state.step), temperature(stage, state.step)
+        opt:set_lr(lr)
+        local losses = model:step(batch, stage, tau)
+        local rec = { step = state.global_step, stage = stage, epoch = state.epoch, lr = lr, tau = tau }
+        for _, k in ipairs(PRIOR.TERMS) do
+          if losses[k] then
+            rec[k] = losses[k]:item()
+            if rec[k] ~= rec[k] or rec[k] == math.huge or rec[k] == -math.huge then
+              log:write(rec, LOG_KEYS)
+              error(string.format('pretrain: the %s loss became %s at step %d (stage %d); the last good checkpoint is %s',
+                                  k, tostring(rec[k]), state.global_step, stage, ckpt_path), 0)
+            end
+          end
+        end
+        losses.total:backward()
+        if tr.clip then rec.grad_norm = prior.optim.clip_grad_norm_(model:parameters(), tr.clip) end
+        opt:step()
+        model:zero_grad()
+        state.step, state.global_step, state.batch = state.step + 1, state.global_step + 1, seen
+        rec.time = now() - t_step
+        log:write(rec, LOG_KEYS)
+        if state.global_step % (tr.log_every or 10) == 0 then
+          local done = state.step - stage_step0
+          local per = (now() - stage_start) / math.max(done, 1)
+          local remaining = (stages[stage].steps - state.step) * per
+          for s = stage + 1, 3 do remaining = remaining + stages[s].steps * per * (s == 3 and 1.5 or 1) end
+          say('%s', runlog.progress(stage, state.step, stages[stage].steps, per, remaining, rec, PRIOR.TERMS))
+        end
+        if tr.checkpoint_every and state.global_step % tr.checkpoint_every == 0 then save() end
+      end
+    end
+    state.epoch, state.batch = state.epoch + 1, 0
+  end
+  save('stage' .. stage)
+  say('stage %d done: %d steps in %s', stage, stages[stage].steps, runlog.hms(now() - stage_start))
+end
+log:close()
+local stats = loader:stats()
+say('training: %d steps in %s; loader: %s', total_steps, runlog.hms(now() - run_start), tostring(stats.summary or ''))
+model:save(out .. '/prior.safetensors', { preset = cfg.preset or 'custom' })
+
+-- ---- evaluation -----------------------------------------------------------------------------------------------------
+if opts.eval then
+  local five, _, class_of = prior.data.chexpert5x200{ root = paths.chexpert, per_class = d.per_class, seed = d.seed }
+  local eval_loader = prior.data.loader(five, { batch_size = 64, image_size = d.image_size, workers = d.workers,
+                                                shuffle = false, drop_last = false, augment = false, seed = 0 })
+  local zs = eval.zeroshot(model, tok, eval_loader, class_of, { prompt = cfg.eval.prompts, local_weight = cfg.eval.local_weight })
+  say('zero-shot classification (CheXpert 5x%d, %d images): accuracy %.4f  precision %.4f  recall %.4f  F1 %.4f  kappa %.4f',
+      d.per_class, zs.n, zs.accuracy, zs.precision, zs.recall, zs.f1, zs.kappa)
+  say('%s', eval.format_confusion(zs.confusion, eval.CLASSES))
+  -- the report pool: test studies whose labels name exactly one of the five classes
+  local test = prior.data.mimic{ root = paths.mimic, split = 'test' }
+  local reports, report_class = eval.report_pool(test, eval.CLASSES)
+  local rt = eval.retrieval(model, tok, eval_loader, class_of, reports, report_class, { k = cfg.eval.retrieval_k })
+  local parts = {}
+  for _, k in ipairs(cfg.eval.retrieval_k) do parts[#parts + 1] = string.format('P@%d %.4f', k, rt['p@' .. k]) end
+  say('image-to-text retrieval (%d images, %d reports): %s', rt.n_queries, rt.n_reports, table.concat(parts, '  '))
+  local f = io.open(out .. '/results.txt', 'w')
+  f:write(string.format('zeroshot_accuracy %.6f\nzeroshot_f1 %.6f\nzeroshot_kappa %.6f\n', zs.accuracy, zs.f1, zs.kappa))
+  for _, k in ipairs(cfg.eval.retrieval_k) do f:write(string.format('retrieval_p@%d %.6f\n', k, rt['p@' .. k])) end
+  f:close()
+end
+say('done in %s; outputs in %s', runlog.hms(now() - run_start), out)

@@ -1,0 +1,92 @@
+"""One stage-3 PRIOR training step at the paper preset in PyTorch on CPU: the reference side of the step benchmark.
+
+usage: python3 tests/bench/bench_prior_step_torch.py --threads 2 [--batch 4] [--warmup 1] [--steps 3]
+
+The model is tests/fixtures/prior/prior_reference.py with paper_config(): ResNet50 on 1x224x224, BioClinicalBERT
+sizes (vocab 28996, hidden 768, 12 layers, 12 heads, FFN 3072), 512 prototypes, 16 queries, 6 decoder layers,
+reports padded to 256 tokens, float32. A step is: forward of every stage-3 loss term (fresh Gumbel noise and
+channel-dropout mask), backward of the total, Adam (lr 1e-5, weight decay 1e-6) update. Prints the median step
+time over --steps after --warmup steps, and the process's peak resident set size (getrusage ru_maxrss: the whole
+process, Python and libtorch included, which is what the machine has to hold).
+"""
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "prior"))
+import prior_reference as pr  # noqa: E402
+
+CLS, SEP, PAD = 101, 102, 0
+
+
+def make_batch(batch, length, vocab, gen):
+    """Reports of 8-14 sentences of 8-20 tokens each, cut to fill at most length tokens, padded to length."""
+    ids = torch.full((batch, length), PAD, dtype=torch.int64)
+    mask = torch.zeros((batch, length), dtype=torch.int64)
+    sidx = torch.full((batch, length), -1, dtype=torch.int64)
+    for b in range(batch):
+        pos, s = 1, 0
+        ids[b, 0] = CLS
+        for _ in range(int(torch.randint(8, 15, (1,), generator=gen))):
+            n = int(torch.randint(8, 21, (1,), generator=gen))
+            if pos + n >= length - 1:
+                break
+            s += 1
+            ids[b, pos: pos + n] = torch.randint(1000, vocab, (n,), generator=gen)
+            sidx[b, pos: pos + n] = s
+            pos += n
+        ids[b, pos] = SEP
+        mask[b, : pos + 1] = 1
+    return ids, mask, sidx
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--length", type=int, default=256)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    torch.manual_seed(0)
+    cfg = pr.paper_config()
+    model = pr.Prior(cfg).train()
+    n_params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.Adam(model.parameters(), lr=1e-5, weight_decay=1e-6)
+    gen = torch.Generator().manual_seed(1)
+    ids, mask, sidx = make_batch(args.batch, args.length, cfg["vocab"], gen)
+    images = torch.randn((args.batch, 1, cfg["image_size"], cfg["image_size"]), generator=gen)
+    m = int(sidx.max())
+    k, q, d = cfg["num_prototypes"], cfg["num_queries"], cfg["hidden"]
+    times = []
+    for i in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        g = -torch.log(-torch.log(torch.rand(args.batch, m, k).clamp(1e-10, 1 - 1e-10)))
+        g_gpa = -torch.log(-torch.log(torch.rand(args.batch, q, k).clamp(1e-10, 1 - 1e-10)))
+        channel_mask = (torch.rand(args.batch, d) >= 0.5).float() * 2.0
+        opt.zero_grad(set_to_none=True)
+        losses = model.step(images, ids, mask, sidx, 3, tau=0.9, gumbel=g, gumbel_gpa=g_gpa,
+                            ccr_channel_mask=channel_mask)
+        losses["total"].backward()
+        opt.step()
+        dt = time.perf_counter() - t0
+        if i >= args.warmup:
+            times.append(dt)
+        print("  step %d: %.2f s, total loss %.4f%s" % (i, dt, losses["total"].item(), " (warm-up)" if i < args.warmup else ""),
+              file=sys.stderr)
+    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    print("prior stage-3 step, PyTorch %s reference, paper preset (%.1fM parameters), batch %d, %d threads: "
+          "median %.2f s over %d steps (min %.2f, max %.2f), peak RSS %.0f MiB"
+          % (torch.__version__, n_params / 1e6, args.batch, args.threads, statistics.median(times), len(times),
+             min(times), max(times), rss_mib))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+-- Autograd from Lua: backward, .grad, requires_grad, detach, no_grad, retain_graph.
+local T = require 'prior.testing'
+
+T.test('gradients of a small expression', function()
+  local x = prior.tensor({1, 2, 3}, {requires_grad = true})
+  local w = prior.tensor({0.5, -1, 2}):requires_grad(true)
+  T.truthy(x:requires_grad() and x:is_leaf())
+  local y = ((x * w):sum() + (x ^ 2):sum())
+  T.eq(y.grad_fn ~= nil, true)
+  y:backward()
+  T.all_near(x.grad, {0.5 + 2, -1 + 4, 2 + 6}, 1e-6)
+  T.all_near(w.grad, {1, 2, 3})
+  x:zero_grad(); T.eq(x.grad, nil)
+end)
+
+T.test('no_grad, detach and grad mode', function()
+  local x = prior.ones(3, {requires_grad = true})
+  local y = prior.no_grad(function() return x * 2 end)
+  T.truthy(not y:requires_grad())
+  T.truthy(prior.grad_enabled())
+  T.truthy(not (x * 2):detach():requires_grad())
+  local a, b = prior.no_grad(function(p, q) return p + q, 'second' end, 1, 2)
+  T.eq(a, 3); T.eq(b, 'second')
+  T.raises(function() prior.no_grad(function() error('inside') end) end, 'inside')
+  T.truthy(prior.grad_enabled(), 'grad mode restored after an error')
+end)
+
+T.test('backward twice needs retain_graph', function()
+  local x = prior.ones(2, {requires_grad = true})
+  local y = (x * x):sum()
+  y:backward({retain_graph = true})
+  y:backward()
+  T.all_near(x.grad, {4, 4})
+  local z = (x * x):sum()
+  z:backward()
+  T.raises(function() z:backward() end, '')
+end)
+
+T.test('backward of a non-scalar needs a gradient', function()
+  local x = prior.ones(2, {requires_grad = true})
+  local y = x * 3
+  T.raises(function() y:backward() end, '')
+  y:backward(prior.tensor{1, 2})
+  T.all_near(x.grad, {3, 6})
+end)
+
+T.run()

@@ -1,0 +1,143 @@
+-- prior.nn: defining modules in Lua, names, state dicts, modes, printing, initialisation, layer forwards.
+local T = require 'prior.testing'
+local nn = prior.nn
+
+local Scale = nn.Module:extend('Scale')
+function Scale:__init(n) self.n = n; self.weight = prior.ones(n, {requires_grad = true}) end
+function Scale:forward(x) return x * self.weight end
+function Scale:extra_repr() return 'n=' .. self.n end
+
+local Block = nn.Module:extend('Block')
+function Block:__init()
+  self.conv1 = Scale(2)
+  self.act = nn.ReLU()
+  self:register_buffer('count', prior.zeros({1}))
+end
+function Block:forward(x) return self.act(self.conv1(x)) end
+
+local function names(list) local r = {} for i, p in ipairs(list) do r[i] = p[1] end return table.concat(r, ' ') end
+
+T.test('a module defined in Lua: parameters, call syntax, backward', function()
+  local m = Scale(3)
+  T.eq(#m:parameters(), 1)
+  local y = m(prior.tensor{1, 2, 3})
+  T.all_near(y, {1, 2, 3})
+  y:sum():backward()
+  T.all_near(m.weight.grad, {1, 2, 3})
+  m:zero_grad(); T.eq(m.weight.grad, nil)
+end)
+
+T.test('PyTorch-style dotted names', function()
+  local layer1 = nn.Sequential(Block(), Block())
+  local Net = nn.Module:extend('Net')
+  function Net:__init() self.stem = Scale(2); self.layer1 = layer1 end
+  function Net:forward(x) return self.layer1(self.stem(x)) end
+  local net = Net()
+  T.eq(names(net:named_parameters()), 'stem.weight layer1.0.conv1.weight layer1.1.conv1.weight')
+  T.eq(names(net:named_buffers()), 'layer1.0.count layer1.1.count')
+  T.all_near(net(prior.tensor{-1, 2}), {0, 2})
+  T.eq(layer1:get(2), layer1._modules['1']); T.eq(layer1:size(), 2); T.eq(layer1:get(-1), layer1:get(2))
+  local sd = net:state_dict()
+  T.truthy(sd['layer1.1.conv1.weight'] and sd['layer1.0.count'] and sd['stem.weight'])
+end)
+
+T.test('state dicts round trip and report every problem', function()
+  local a, b = nn.Sequential(Scale(2), Scale(3)), nn.Sequential(Scale(2), Scale(3))
+  a:get(1).weight:fill_(5)
+  b:load_state_dict(a:state_dict())
+  T.all_near(b:get(1).weight, {5, 5})
+  local err = T.raises(function()
+    b:load_state_dict({['0.weight'] = prior.zeros(4), ['9.bias'] = prior.zeros(1)})
+  end, 'shape mismatch: 0.weight (checkpoint [4], module [2])')
+  T.truthy(tostring(err):find('missing: 1.weight', 1, true), err)
+  T.truthy(tostring(err):find('unexpected: 9.bias', 1, true), err)
+  local r = b:load_state_dict({['0.weight'] = prior.full({2}, 3), extra = prior.zeros(1)}, {strict = false})
+  T.all_near(b:get(1).weight, {3, 3}); T.eq(r.missing[1], '1.weight'); T.eq(r.unexpected[1], 'extra')
+  T.raises(function() b:load_state_dict({['0.weight'] = prior.zeros(3)}, {strict = false}) end, 'shape mismatch')
+end)
+
+T.test('train and eval modes propagate', function()
+  local s = nn.Sequential(nn.Dropout(0.5), nn.Sequential(nn.Dropout2d(0.1)))
+  T.truthy(s.training and s:get(2):get(1).training)
+  s:eval()
+  T.truthy(not s.training and not s:get(2):get(1).training)
+  s:train()
+  T.truthy(s:get(1).training)
+end)
+
+T.test('printing shows the tree with parameter counts', function()
+  local s = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+  local text = tostring(s)
+  T.truthy(text:find('(0): Linear(in_features=2, out_features=16, bias=true)  [48 params]', 1, true), text)
+  T.truthy(text:find('(1): ReLU()', 1, true), text)
+  T.truthy(text:find(')  [82 params]', 1, true), text)
+  T.eq(s:num_parameters(), 82)
+end)
+
+T.test('default initialisations match PyTorch bounds', function()
+  prior.seed(1)
+  local l = nn.Linear(100, 50)
+  local bound = 1 / math.sqrt(100)
+  T.truthy(l.weight:abs():max():item() <= bound and l.weight:abs():max():item() > 0.9 * bound)
+  T.truthy(l.bias:abs():max():item() <= bound)
+  T.eq(names(l:named_parameters()), 'weight bias')
+  local c = nn.Conv2d(4, 8, 3, {padding = 1, bias = false})
+  T.all_near(c.weight:size(), {8, 4, 3, 3}); T.eq(c.bias, nil)
+  T.truthy(c.weight:abs():max():item() <= 1 / math.sqrt(36))
+  local bn = nn.BatchNorm2d(3)
+  T.eq(names(bn:named_parameters()), 'weight bias')
+  T.eq(names(bn:named_buffers()), 'running_mean running_var num_batches_tracked')
+  local e = nn.Embedding(10, 4, {padding_idx = 2})
+  T.all_near(e.weight[3], {0, 0, 0, 0})
+  local ln = nn.LayerNorm(6)
+  T.all_near(ln.weight, {1, 1, 1, 1, 1, 1})
+end)
+
+T.test('constructor argument errors', function()
+  T.raises(function() nn.Linear('a', 2) end, 'Linear: argument 1 (in_features) must be a positive integer')
+  T.raises(function() nn.Conv2d(3, 4, 3, {groups = 2}) end, 'groups=2 must divide in_channels=3')
+  T.raises(function() nn.Dropout(1.5) end, 'Dropout: argument 1 (p) must be in [0, 1)')
+  T.raises(function() nn.Sequential(nn.ReLU(), 5) end, 'Sequential: argument 2 must be a module')
+end)
+
+T.test('activation modules', function()
+  local x = prior.tensor{-1, 0, 1}
+  T.all_near(nn.ReLU()(x), {0, 0, 1}); T.all_near(nn.Tanh()(x), {math.tanh(-1), 0, math.tanh(1)}, 1e-6)
+  T.all_near(nn.Sigmoid()(x), {1 / (1 + math.exp(1)), 0.5, 1 / (1 + math.exp(-1))}, 1e-6)
+  T.near(nn.GELU()(x)[3], 0.8413447, 1e-5)
+  T.all_near(nn.Identity()(x), {-1, 0, 1})
+end)
+
+T.test('Linear forward', function()
+  T.require_op('linear')
+  local l = nn.Linear(3, 2)
+  l.weight:copy_(prior.tensor{{1, 0, 0}, {0, 1, 1}}); l.bias:copy_(prior.tensor{0.5, -1})
+  T.all_near(l(prior.tensor{{1, 2, 3}}), {{1.5, 4}})
+end)
+
+T.test('Conv2d, pooling and BatchNorm2d forward', function()
+  T.require_op('conv2d', 'max_pool2d', 'adaptive_avg_pool2d', 'batch_norm2d')
+  local c = nn.Conv2d(1, 1, 3, {padding = 1, bias = false})
+  c.weight:fill_(1)
+  local y = c(prior.ones(1, 1, 4, 4))
+  T.all_near(y[1][1][1], {4, 6, 6, 4}); T.all_near(y[1][1][2], {6, 9, 9, 6})
+  T.all_near(nn.MaxPool2d(2)(y):size(), {1, 1, 2, 2})
+  T.near(nn.AdaptiveAvgPool2d(1)(y):item(), (4 * 4 + 6 * 8 + 9 * 4) / 16, 1e-5)
+  local bn = nn.BatchNorm2d(1)
+  local z = bn(y)
+  T.near(z:mean():item(), 0, 1e-5)
+  T.eq(bn.num_batches_tracked:item(), 1)
+  T.near(bn.running_mean:item(), 0.1 * 6.25, 1e-5)
+end)
+
+T.test('LayerNorm, Embedding and Dropout forward', function()
+  T.require_op('layer_norm', 'embedding', 'dropout')
+  local y = nn.LayerNorm(4)(prior.tensor{{1, 2, 3, 4}})
+  T.near(y:mean():item(), 0, 1e-6)
+  local e = nn.Embedding(5, 2)
+  T.all_near(e(prior.tensor({{4}}, {dtype = 'i64'}))[1][1], e.weight[5])
+  local d = nn.Dropout(0.5)
+  d:eval(); T.all_near(d(prior.ones(4)), {1, 1, 1, 1})
+end)
+
+T.run()
