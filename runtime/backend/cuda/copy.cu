@@ -148,6 +148,11 @@ static prior_status cuda_fill(prior_tensor *t, double value) {
   return cu_check_launch("fill on the GPU");
 }
 
+#include <type_traits>
+/* the kernels have exactly the signatures the op layer calls them with */
+static_assert(std::is_same<decltype(&cuda_copy), prior_copy_kernel>::value, "cuda_copy");
+static_assert(std::is_same<decltype(&cuda_fill), prior_fill_kernel>::value, "cuda_fill");
+
 __attribute__((constructor)) static void register_cuda_copy(void) {
   cu_register("copy", (prior_kernel_fn)cuda_copy);
   cu_register("fill", (prior_kernel_fn)cuda_fill);

@@ -235,6 +235,13 @@ static prior_tensor *cuda_grad_sum(const prior_tensor *a, const prior_tensor *b)
   return out;
 }
 
+#include <type_traits>
+/* the kernels have exactly the signatures the op layer calls them with */
+static_assert(std::is_same<decltype(&cuda_unary), prior_unary_kernel>::value, "cuda_unary");
+static_assert(std::is_same<decltype(&cuda_binary), prior_binary_kernel>::value, "cuda_binary");
+static_assert(std::is_same<decltype(&cuda_where), prior_where_kernel>::value, "cuda_where");
+static_assert(std::is_same<decltype(&cuda_grad_sum), prior_grad_sum_kernel>::value, "cuda_grad_sum");
+
 __attribute__((constructor)) static void register_cuda_elementwise(void) {
   cu_register("unary", (prior_kernel_fn)cuda_unary);
   cu_register("binary", (prior_kernel_fn)cuda_binary);

@@ -200,6 +200,13 @@ static prior_status cuda_scatter_add(prior_tensor *acc, int dim, const prior_ten
   return cu_check_launch("scatter_add on the GPU");
 }
 
+#include <type_traits>
+/* the kernels have exactly the signatures the op layer calls them with */
+static_assert(std::is_same<decltype(&cuda_index_select), prior_index_select_kernel>::value, "cuda_index_select");
+static_assert(std::is_same<decltype(&cuda_index_add), prior_index_add_kernel>::value, "cuda_index_add");
+static_assert(std::is_same<decltype(&cuda_gather), prior_gather_kernel>::value, "cuda_gather");
+static_assert(std::is_same<decltype(&cuda_scatter_add), prior_scatter_add_kernel>::value, "cuda_scatter_add");
+
 __attribute__((constructor)) static void register_cuda_index(void) {
   cu_register("index_select", (prior_kernel_fn)cuda_index_select);
   cu_register("index_add", (prior_kernel_fn)cuda_index_add);

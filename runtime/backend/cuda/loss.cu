@@ -246,6 +246,13 @@ static prior_status cuda_pointwise_loss_backward(prior_tensor *dx, prior_tensor 
   return cu_check_launch("loss backward on the GPU");
 }
 
+#include <type_traits>
+/* the kernels have exactly the signatures the op layer calls them with */
+static_assert(std::is_same<decltype(&cuda_cross_entropy), prior_cross_entropy_kernel>::value, "cuda_cross_entropy");
+static_assert(std::is_same<decltype(&cuda_cross_entropy_backward), prior_cross_entropy_backward_kernel>::value, "cuda_cross_entropy_backward");
+static_assert(std::is_same<decltype(&cuda_pointwise_loss), prior_pointwise_loss_kernel>::value, "cuda_pointwise_loss");
+static_assert(std::is_same<decltype(&cuda_pointwise_loss_backward), prior_pointwise_loss_backward_kernel>::value, "cuda_pointwise_loss_backward");
+
 __attribute__((constructor)) static void register_cuda_loss(void) {
   cu_register("cross_entropy", (prior_kernel_fn)cuda_cross_entropy);
   cu_register("cross_entropy_backward", (prior_kernel_fn)cuda_cross_entropy_backward);

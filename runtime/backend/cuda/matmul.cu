@@ -171,6 +171,13 @@ extern "C" prior_status prior_cuda_matmul(prior_tensor *out, const prior_tensor 
   return cuda_matmul(out, a, b);
 }
 
+#include "backend/cuda/dense_kernels.cuh"
+#if PRIOR_HAVE_KERNELS_DENSE
+#include <type_traits>
+/* the kernels have exactly the signatures the op layer calls them with */
+static_assert(std::is_same<decltype(&cuda_matmul), prior_matmul_kernel>::value, "cuda_matmul");
+#endif
+
 __attribute__((constructor)) static void register_cuda_matmul(void) {
   cu_register("matmul", (prior_kernel_fn)cuda_matmul);
 }

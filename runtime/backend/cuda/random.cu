@@ -24,6 +24,10 @@ static prior_status cuda_random_fill(prior_tensor *t, int kind, double a, double
   return cu_check_launch("random fill on the GPU");
 }
 
+#include <type_traits>
+/* the kernels have exactly the signatures the op layer calls them with */
+static_assert(std::is_same<decltype(&cuda_random_fill), prior_random_fill_kernel>::value, "cuda_random_fill");
+
 __attribute__((constructor)) static void register_cuda_random(void) {
   cu_register("random_fill", (prior_kernel_fn)cuda_random_fill);
 }

@@ -194,6 +194,10 @@ static prior_status cuda_reduce(prior_tensor *out, prior_tensor *indices, const 
   return s;
 }
 
+#include <type_traits>
+/* the kernels have exactly the signatures the op layer calls them with */
+static_assert(std::is_same<decltype(&cuda_reduce), prior_reduce_kernel>::value, "cuda_reduce");
+
 __attribute__((constructor)) static void register_cuda_reduce(void) {
   cu_register("reduce", (prior_kernel_fn)cuda_reduce);
 }

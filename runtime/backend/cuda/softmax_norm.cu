@@ -209,6 +209,13 @@ static prior_status cuda_layer_norm_backward(prior_tensor *dx, prior_tensor *dwe
   return cu_check_launch("layer_norm backward on the GPU");
 }
 
+#include <type_traits>
+/* the kernels have exactly the signatures the op layer calls them with */
+static_assert(std::is_same<decltype(&cuda_softmax), prior_softmax_kernel>::value, "cuda_softmax");
+static_assert(std::is_same<decltype(&cuda_softmax_backward), prior_softmax_backward_kernel>::value, "cuda_softmax_backward");
+static_assert(std::is_same<decltype(&cuda_layer_norm), prior_layer_norm_kernel>::value, "cuda_layer_norm");
+static_assert(std::is_same<decltype(&cuda_layer_norm_backward), prior_layer_norm_backward_kernel>::value, "cuda_layer_norm_backward");
+
 __attribute__((constructor)) static void register_cuda_softmax_norm(void) {
   cu_register("softmax", (prior_kernel_fn)cuda_softmax);
   cu_register("softmax_backward", (prior_kernel_fn)cuda_softmax_backward);
