@@ -604,6 +604,26 @@ prior_status prior_tensor_convert_(prior_tensor *t, prior_dtype dtype) {
   return PRIOR_OK;
 }
 
+prior_status prior_tensor_move_(prior_tensor *t, prior_device device) {
+  PRIOR_TRY(prior_check_tensor("move_", "tensor", t));
+  if (t->grad_fn) return prior_error_set(PRIOR_ERR_AUTOGRAD, "move_: the tensor was computed by a graph");
+  if (prior_device_equal(t->device, device)) return PRIOR_OK;
+  prior_tensor *c = prior_tensor_to_device(t, device);
+  if (!c) return prior_error_code();
+  prior_storage *old = t->storage; /* take over c's storage and layout */
+  t->storage = c->storage;
+  c->storage = old;
+  t->device = device;
+  t->offset = 0;
+  for (int d = 0; d < t->ndim; d++) t->strides[d] = c->strides[d];
+  prior_tensor_free(c);
+  if (t->grad) {
+    prior_tensor_free(t->grad);
+    t->grad = NULL;
+  }
+  return PRIOR_OK;
+}
+
 /* ---- raw views ----------------------------------------------------------------------------------------- */
 
 prior_tensor *prior_tensor_as_strided(const prior_tensor *t, int ndim, const int64_t *shape, const int64_t *strides,

@@ -37,6 +37,17 @@ int main(void) {
     CHECK_ERR(prior_tensor_to_device(host, cuda), PRIOR_ERR_DEVICE, "cuda:0");
     prior_tensor_free(host);
   }
+  /* moving in place: a no-op to the same device; to a missing GPU an error that leaves the tensor usable */
+  prior_tensor *m = prior_tensor_full(2, shape, 1.5, PRIOR_F32, prior_cpu());
+  CHECK_OK(prior_tensor_move_(m, prior_cpu()));
+  if (n == 0) {
+    CHECK_ERR(prior_tensor_move_(m, cuda), PRIOR_ERR_DEVICE, "cuda:0");
+    CHECK(m->device.type == PRIOR_DEVICE_CPU);
+    double got = 0;
+    CHECK_OK(prior_tensor_get(m, (int64_t[]){1, 1}, &got));
+    CHECK(got == 1.5);
+  }
+  prior_tensor_free(m);
   prior_device far = {PRIOR_DEVICE_CUDA, 99};
   CHECK_ERR(prior_tensor_empty(2, shape, PRIOR_F32, far), PRIOR_ERR_DEVICE, "cuda:99");
   /* CPU tensors and stats are untouched by all this */

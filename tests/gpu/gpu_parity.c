@@ -1,6 +1,8 @@
 /* The CUDA backend's parity suite: every op whose kernel the CUDA backend registers runs on the CPU and on
  * the GPU from the same inputs, forward and backward, with contiguous and non-contiguous inputs, and the
- * results are compared by normalised error max|gpu - cpu| / max(max|cpu|, 1e-3). Kernels called directly
+ * results are compared by normalised error max|gpu - cpu| / max(max|cpu|, 1e-3). Whole networks (a narrow
+ * ResNet and a small BERT, training mode: batch statistics, dropout from the shared Philox stream) compare
+ * their output and every parameter gradient, in f32 and under bf16 autocast. Kernels called directly
  * write into outputs with guard zones before and after them, which must come back untouched. Ops of
  * families not in this build (looked up at run time) are reported as skipped, not failed.
  *
@@ -20,6 +22,9 @@
 #include "prior/autograd.h"
 #include "prior/build_info.h"
 #include "prior/cuda.h"
+#include "prior/nn_bert.h"
+#include "prior/nn_params.h"
+#include "prior/nn_resnet.h"
 #include "prior/ops_elementwise.h"
 #include "prior/ops_index.h"
 #include "prior/ops_loss.h"
@@ -641,6 +646,136 @@ static void autocast_cases(void) {
   prior_free_all(6, a.cpu, a.gpu, b.cpu, b.gpu, oc, og);
 }
 
+/* ---- whole networks ---------------------------------------------------------------------------------- */
+
+typedef struct net_run {
+  prior_params *params;
+  prior_tensor *out;
+} net_run;
+
+/* Worst normalised error over the output and every parameter gradient; per-tensor failures printed. */
+static void compare_nets(const char *name, net_run *c, net_run *g, double tol_out, double tol_grad) {
+  char what[96];
+  report(name, "output", norm_error(c->out, g->out), tol_out);
+  int n = prior_params_count(c->params), bad = 0;
+  double worst = 0;
+  const char *worst_name = "";
+  for (int i = 0; i < n; i++) {
+    prior_tensor *tc = prior_params_tensor(c->params, i), *tg = prior_params_tensor(g->params, i);
+    if (prior_params_is_buffer(c->params, i)) { /* running statistics of batch norm */
+      double e = norm_error(tc, tg);
+      if (e > tol_grad) {
+        snprintf(what, sizeof what, "buffer %s", prior_params_name(c->params, i));
+        report(name, what, e, tol_grad), bad++;
+      }
+      continue;
+    }
+    double e = (tc->grad || tg->grad) ? norm_error(tc->grad, tg->grad) : 0;
+    if (e > worst) worst = e, worst_name = prior_params_name(c->params, i);
+    if (e > tol_grad) {
+      snprintf(what, sizeof what, "grad %s", prior_params_name(c->params, i));
+      report(name, what, e, tol_grad), bad++;
+    }
+  }
+  snprintf(what, sizeof what, "%d param grads (worst %s)", n, worst_name);
+  if (!bad) report(name, what, worst, tol_grad);
+}
+
+/* Forward (training), loss = sum(out * w) with a fixed random w, backward. */
+static prior_status net_step(net_run *r, prior_tensor *(*forward)(void *, prior_tensor **), void *net,
+                             prior_tensor **inputs, uint64_t seed) {
+  prior_rng_seed(seed);
+  r->out = forward(net, inputs);
+  if (!r->out) return prior_error_code();
+  spec ws = {r->out->ndim, {0}, DOM_NORMAL, 0, 0};
+  for (int d = 0; d < r->out->ndim && d < 4; d++) ws.shape[d] = r->out->shape[d];
+  lcg_state = seed; /* the same weights on both devices */
+  pair w = make_input(&ws, 0);
+  prior_tensor *wt = r->out->device.type == PRIOR_DEVICE_CPU ? w.cpu : w.gpu;
+  prior_tensor *prod = prior_mul(r->out, wt);
+  prior_tensor *loss = prod ? prior_sum(prod, 0, NULL, 0) : NULL;
+  prior_status s = loss ? prior_backward(loss, NULL, 0) : prior_error_code();
+  prior_free_all(4, prod, loss, w.cpu, w.gpu);
+  return s;
+}
+
+static prior_tensor *resnet_fwd(void *net, prior_tensor **in) {
+  return prior_resnet_forward((prior_resnet *)net, in[0], 1, NULL, NULL);
+}
+
+static prior_tensor *bert_fwd(void *net, prior_tensor **in) {
+  return prior_bert_forward((prior_bert *)net, in[0], in[1], NULL, 1, NULL);
+}
+
+static void network_cases(int quick) {
+  for (int bf16 = 0; bf16 <= 1; bf16++) {
+    if (bf16 && GPU_TYPE != PRIOR_DEVICE_CUDA) {
+      skip("networks under bf16 autocast", "needs the GPU");
+      break;
+    }
+    char name[64];
+    /* a narrow ResNet (Bottleneck v1.5, every stage) on 64x64 RGB */
+    snprintf(name, sizeof name, "ResNet narrow %s", bf16 ? "bf16" : "f32");
+    prior_resnet_config rc = {{1, 1, 1, 1}, quick ? 4 : 8, 3};
+    prior_rng_seed(5);
+    prior_resnet *rn_c = prior_resnet_new(&rc);
+    prior_rng_seed(5);
+    prior_resnet *rn_g = prior_resnet_new(&rc);
+    spec xs = {4, {4, 3, 64, 64}, DOM_NORMAL, 0, 0};
+    pair x = make_input(&xs, 0);
+    net_run c = {rn_c ? prior_resnet_params(rn_c) : NULL, NULL}, g = {rn_g ? prior_resnet_params(rn_g) : NULL, NULL};
+    prior_status s = rn_c && rn_g && x.cpu ? prior_params_to_device(g.params, GPU) : prior_error_code();
+    if (s == PRIOR_OK) s = prior_params_set_requires_grad(c.params, 1);
+    if (s == PRIOR_OK) s = prior_params_set_requires_grad(g.params, 1);
+    if (s == PRIOR_OK) s = net_step(&c, resnet_fwd, rn_c, &x.cpu, 11);
+    prior_autocast_set(bf16, PRIOR_BF16);
+    if (s == PRIOR_OK) s = net_step(&g, resnet_fwd, rn_g, &x.gpu, 11);
+    prior_autocast_set(0, PRIOR_F32);
+    if (s == PRIOR_OK)
+      compare_nets(name, &c, &g, bf16 ? 5e-2 : 1e-4, bf16 ? 1e-1 : 1e-3);
+    else
+      fail(name, "forward/backward");
+    prior_free_all(4, c.out, g.out, x.cpu, x.gpu);
+    prior_resnet_free(rn_c);
+    prior_resnet_free(rn_g);
+
+    /* a small BERT with padding in the mask and dropout on */
+    snprintf(name, sizeof name, "BERT small %s", bf16 ? "bf16" : "f32");
+    prior_bert_config bc = prior_bert_base_config(1000);
+    bc.hidden = 64, bc.layers = 2, bc.heads = 4, bc.intermediate = 128, bc.max_positions = 64;
+    prior_rng_seed(6);
+    prior_bert *b_c = prior_bert_new(&bc);
+    prior_rng_seed(6);
+    prior_bert *b_g = prior_bert_new(&bc);
+    spec is = {2, {3, 24}, DOM_INDEX, 1000, 0};
+    pair ids = make_input(&is, 0);
+    double maskv[3 * 24];
+    for (int i = 0; i < 3 * 24; i++) maskv[i] = (i % 24) < 24 - 5 * (i / 24); /* 24, 19, 14 tokens */
+    int64_t ms[2] = {3, 24};
+    prior_tensor *mask_c = prior_tensor_from_data(maskv, 2, ms, PRIOR_F64, prior_cpu());
+    prior_tensor *mask_c64 = mask_c, *mask_g = NULL;
+    mask_c = prior_tensor_to_dtype_raw(mask_c64, PRIOR_I64);
+    prior_tensor_free(mask_c64);
+    mask_g = mask_c ? prior_tensor_to_device(mask_c, GPU) : NULL;
+    net_run bcr = {b_c ? prior_bert_params(b_c) : NULL, NULL}, bgr = {b_g ? prior_bert_params(b_g) : NULL, NULL};
+    s = b_c && b_g && ids.cpu && mask_g ? prior_params_to_device(bgr.params, GPU) : prior_error_code();
+    if (s == PRIOR_OK) s = prior_params_set_requires_grad(bcr.params, 1);
+    if (s == PRIOR_OK) s = prior_params_set_requires_grad(bgr.params, 1);
+    prior_tensor *in_c[2] = {ids.cpu, mask_c}, *in_g[2] = {ids.gpu, mask_g};
+    if (s == PRIOR_OK) s = net_step(&bcr, bert_fwd, b_c, in_c, 12);
+    prior_autocast_set(bf16, PRIOR_BF16);
+    if (s == PRIOR_OK) s = net_step(&bgr, bert_fwd, b_g, in_g, 12);
+    prior_autocast_set(0, PRIOR_F32);
+    if (s == PRIOR_OK)
+      compare_nets(name, &bcr, &bgr, bf16 ? 5e-2 : 1e-4, bf16 ? 1e-1 : 1e-3);
+    else
+      fail(name, "forward/backward");
+    prior_free_all(6, bcr.out, bgr.out, ids.cpu, ids.gpu, mask_c, mask_g);
+    prior_bert_free(b_c);
+    prior_bert_free(b_g);
+  }
+}
+
 int main(int argc, char **argv) {
   int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
   int self = argc > 1 && strcmp(argv[1], "--self-test") == 0;
@@ -672,6 +807,7 @@ int main(int argc, char **argv) {
   }
   guarded_kernels();
   autocast_cases();
+  network_cases(quick);
   prior_memory_stats st;
   prior_memory_stats_get(GPU, &st);
   printf("# GPU memory: %.1f MiB in use, %.1f MiB cached, peak %.1f MiB, %lld cudaMalloc calls\n",
