@@ -2,8 +2,10 @@
  *
  * Rows: GEMMs of BERT-base's shapes (batch 32 x seq 256 tokens) and a square 8192 GEMM in strict f32 and in
  * bf16 autocast; a ResNet-50 convolution when the conv op and its CUDA kernel are in this build; copy and
- * elementwise bandwidth. Whole-network rows (ResNet-50 fwd+bwd batch 64 at 224, BERT-base fwd+bwd batch 32
- * seq 256) need the network builders, looked up at run time; without them the row says so.
+ * elementwise bandwidth; whole networks: ResNet-50 fwd+bwd (batch 64 at 224) and BERT-base fwd+bwd (batch 32,
+ * sequence 256) in training mode, counted with the usual model-FLOP formulas (ResNet-50: 4.1 GMAC per image
+ * forward; BERT: 2 x non-embedding parameters + 4 x layers x seq x hidden per token forward; backward = 2 x
+ * forward).
  *
  *   gpu_bench [table.md]     prints the table and writes it (markdown) to the file when given. */
 #include <dlfcn.h>
@@ -12,8 +14,14 @@
 #include <string.h>
 
 #include "prior/amp.h"
+#include "prior/autograd.h"
 #include "prior/build_info.h"
 #include "prior/cuda.h"
+#include "prior/nn_bert.h"
+#include "prior/nn_params.h"
+#include "prior/nn_resnet.h"
+#include "prior/ops_reduce.h"
+#include "prior/rng.h"
 #include "prior/ops_elementwise.h"
 #include "prior/tensor.h"
 
@@ -146,6 +154,69 @@ static void conv_rows(void) {
   prior_free_all(2, c.x, c.w);
 }
 
+/* ---- whole networks: one training step (forward, sum of the output, backward) ---- */
+
+typedef struct net_ctx {
+  prior_params *params;
+  prior_tensor *(*forward)(struct net_ctx *);
+  void *net;
+  prior_tensor *in[2];
+} net_ctx;
+
+static prior_status net_step_once(void *v) {
+  net_ctx *c = v;
+  prior_params_zero_grad(c->params);
+  prior_tensor *y = c->forward(c);
+  prior_tensor *loss = y ? prior_sum(y, 0, NULL, 0) : NULL;
+  prior_status s = loss ? prior_backward(loss, NULL, 0) : prior_error_code();
+  prior_free_all(2, y, loss);
+  return s;
+}
+
+static prior_tensor *resnet_forward(net_ctx *c) {
+  return prior_resnet_forward((prior_resnet *)c->net, c->in[0], 1, NULL, NULL);
+}
+static prior_tensor *bert_forward(net_ctx *c) {
+  return prior_bert_forward((prior_bert *)c->net, c->in[0], c->in[1], NULL, 1, NULL);
+}
+
+static void net_row(const char *name, net_ctx *c, double flops, int bf16) {
+  prior_status s = c->net && c->in[0] ? prior_params_to_device(c->params, GPU) : prior_error_code();
+  if (s == PRIOR_OK) s = prior_params_set_requires_grad(c->params, 1);
+  prior_autocast_set(bf16, PRIOR_BF16);
+  double ms = s == PRIOR_OK ? time_ms(net_step_once, c, 5) : -1;
+  prior_autocast_set(0, PRIOR_F32);
+  if (ms > 0)
+    row(name, bf16 ? "bf16 amp" : "f32", ms, flops / (ms * 1e-3) / 1e12, bf16 ? PEAK_BF16 : PEAK_F32, "TFLOP/s");
+  else
+    note(name, prior_error_message());
+}
+
+static void resnet_row(int bf16) {
+  prior_resnet_config cfg = prior_resnet50_config(3);
+  prior_rng_seed(1);
+  prior_resnet *net = prior_resnet_new(&cfg);
+  int64_t sx[4] = {64, 3, 224, 224};
+  net_ctx c = {net ? prior_resnet_params(net) : NULL, resnet_forward, net, {prior_tensor_randn(4, sx, PRIOR_F32, GPU), NULL}};
+  net_row("ResNet-50 fwd+bwd, batch 64 at 224", &c, 3.0 * 2.0 * 4.1e9 * 64, bf16);
+  prior_tensor_free(c.in[0]);
+  prior_resnet_free(net);
+}
+
+static void bert_row(int bf16) {
+  prior_bert_config cfg = prior_bert_base_config(30522);
+  prior_rng_seed(2);
+  prior_bert *net = prior_bert_new(&cfg);
+  int64_t s2[2] = {32, 256};
+  prior_tensor *ids = prior_tensor_zeros(2, s2, PRIOR_I64, GPU), *mask = prior_tensor_ones(2, s2, PRIOR_I64, GPU);
+  net_ctx c = {net ? prior_bert_params(net) : NULL, bert_forward, net, {ids, mask}};
+  double tokens = 32.0 * 256, layer_params = 4.0 * 768 * 768 + 2.0 * 768 * 3072;
+  double fwd = tokens * (2.0 * 12 * layer_params + 4.0 * 12 * 256 * 768);
+  net_row("BERT-base fwd+bwd, batch 32 seq 256", &c, 3.0 * fwd, bf16);
+  prior_free_all(2, ids, mask);
+  prior_bert_free(net);
+}
+
 int main(int argc, char **argv) {
   printf("# %s\n", prior_build_info());
   if (!prior_cuda_available()) {
@@ -168,11 +239,10 @@ int main(int argc, char **argv) {
   }
   conv_rows();
   bandwidth_rows();
-  const char *nets[2][2] = {{"ResNet-50 fwd+bwd, batch 64 at 224", "prior_resnet50"},
-                            {"BERT-base fwd+bwd, batch 32 seq 256", "prior_bert_base"}};
-  for (int i = 0; i < 2; i++)
-    note(nets[i][0], dlsym(RTLD_DEFAULT, nets[i][1]) ? "builder present but not yet timed by this benchmark"
-                                                     : "network builder not in this build");
+  for (int bf16 = 0; bf16 <= 1; bf16++) {
+    resnet_row(bf16);
+    bert_row(bf16);
+  }
   printf("# peaks: bf16 %.1f TFLOP/s, f32 %.1f TFLOP/s, %.1f TB/s (H200 SXM)\n", PEAK_BF16, PEAK_F32, PEAK_TBS);
   if (table) fclose(table);
   return 0;
