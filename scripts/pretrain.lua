@@ -13,8 +13,8 @@ local eval = require 'prior.eval'
 local C = require('prior.capi').C
 
 -- ---- arguments ---------------------------------------------------------------------------------------------------
-local opts = { config = 'tiny', data = 'data/synthetic', out = nil, resume = false, seed = 0, ['epochs-scale'] = 1,
-               eval = true, quiet = false, ['shuffle-pairs'] = false }
+local opts = { config = 'tiny', data = 'data/synthetic', out = false, resume = false, seed = 0, ['epochs-scale'] = 1,
+               eval = true, quiet = false, ['shuffle-pairs'] = false, lr = false, stages = false }
 local argv, i = arg or {}, 1
 while argv[i] do
   local a = argv[i]
@@ -27,7 +27,11 @@ while argv[i] do
   else error('pretrain: unknown argument ' .. a .. ' (see the header of scripts/pretrain.lua)', 0) end
 end
 local cfg = opts.config:match('%.lua$') and dofile(opts.config) or PRIOR.preset(opts.config)
-local out = opts.out or ('runs/pretrain-' .. (cfg.preset or 'custom'))
+if opts.lr then cfg.train.lr = opts.lr end
+if opts.stages then -- only the first N stages (quick checks)
+  for s = opts.stages + 1, 3 do cfg.train.stages[s] = nil end
+end
+local out = opts.out ~= false and opts.out or ('runs/pretrain-' .. (cfg.preset or 'custom'))
 os.execute('mkdir -p "' .. out .. '"')
 local function say(...) if not opts.quiet then io.stdout:write(string.format(...), '\n'); io.stdout:flush() end end
 
@@ -57,11 +61,12 @@ say('model: %s', tostring(model))
 -- ---- schedule --------------------------------------------------------------------------------------------------------
 local tr = cfg.train
 local stages = {}
-for s = 1, 3 do
+local n_stages = #tr.stages
+for s = 1, n_stages do
   local epochs = math.max(1, math.floor(tr.stages[s].epochs * opts['epochs-scale'] + 0.5))
   stages[s] = { epochs = epochs, steps = epochs * per_epoch }
 end
-local tau_steps = stages[2].steps + stages[3].steps -- temperature decays over stages 2 and 3
+local tau_steps = (stages[2] and stages[2].steps or 0) + (stages[3] and stages[3].steps or 0) -- temperature decays over stages 2 and 3
 local function temperature(stage, step_in_stage)
   if stage == 1 then return tr.tau_start end
   local t = ((stage == 3 and stages[2].steps or 0) + step_in_stage) / math.max(tau_steps - 1, 1)
@@ -114,9 +119,10 @@ local function now() -- monotonic wall clock
   return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
 end
 
-local total_steps = stages[1].steps + stages[2].steps + stages[3].steps
+local total_steps = 0
+for s = 1, n_stages do total_steps = total_steps + stages[s].steps end
 local run_start = now()
-for stage = state.stage, 3 do
+for stage = state.stage, n_stages do
   if stage ~= state.stage then -- a new stage: new optimizer and schedule (as the reference)
     state.stage, state.epoch, state.batch, state.step = stage, 1, 0, 0
     opt, sched = make_optimizer(stage)
@@ -155,7 +161,7 @@ for stage = state.stage, 3 do
           local done = state.step - stage_step0
           local per = (now() - stage_start) / math.max(done, 1)
           local remaining = (stages[stage].steps - state.step) * per
-          for s = stage + 1, 3 do remaining = remaining + stages[s].steps * per * (s == 3 and 1.5 or 1) end
+          for s = stage + 1, n_stages do remaining = remaining + stages[s].steps * per * (s == 3 and 1.5 or 1) end
           say('%s', runlog.progress(stage, state.step, stages[stage].steps, per, remaining, rec, PRIOR.TERMS))
         end
         if tr.checkpoint_every and state.global_step % tr.checkpoint_every == 0 then save() end

@@ -24,8 +24,8 @@ end
 
 -- Texts (a list of sentence lists) -> global [P, D], sentences [P, M, D] through the SPB, mask [P, M].
 function M.encode_texts(model, tok, texts, length)
-  local enc = tok:encode_reports(texts, { length = length })
-  return model:encode_text(enc.ids or enc.input_ids, enc.attention_mask, enc.sentence_index, true, 0.01)
+  local ids, mask, sentence_index = tok:encode_reports(texts, { length = length })
+  return model:encode_text(ids, mask, sentence_index, true, 0.01)
 end
 
 local function softmax_rows(x) return prior.softmax(x, 2) end

@@ -90,5 +90,6 @@ package.loaded.prior = prior
 prior.nn = require 'prior.nn'
 prior.optim = require 'prior.optim'
 prior.data = require 'prior.data'
+prior.tsne = require 'prior.tsne'
 prior.models = require 'prior.models'
 return prior

@@ -46,7 +46,15 @@ local CMAPS = {
 -- The single adapter from a data argument to a plain Lua array. Tensors get their branch here.
 function plot.to_array(v, what)
   if type(v) == 'table' then return v end
-  error(string.format('plot: %s must be an array (a Lua table), got %s', what or 'data', type(v)), 0)
+  local prior = package.loaded.prior
+  if prior and prior.is_tensor(v) then
+    local nd = v:dim()
+    if nd ~= 1 and nd ~= 2 then
+      error(string.format('plot: %s must be a 1-D or 2-D tensor, got %d dims', what or 'data', nd), 0)
+    end
+    return v:totable()
+  end
+  error(string.format('plot: %s must be an array (a Lua table or a tensor), got %s', what or 'data', type(v)), 0)
 end
 
 local function numbers(v, what)

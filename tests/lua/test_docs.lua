@@ -51,6 +51,27 @@ T.test('nn, optim and testing are documented', function()
   T.eq(table.concat(missing, ', '), '')
 end)
 
+T.test('prior.data, its objects and prior.tsne are documented', function()
+  local missing = {}
+  local function need(name) if not entries[name] then missing[#missing + 1] = name end end
+  for k, v in pairs(prior.data) do
+    if type(v) == 'function' then need('prior.data.' .. k) end
+  end
+  local classes = {
+    Tokenizer = require('prior.data.tokenizer').Tokenizer,
+    Dataset = require('prior.data.dataset').Dataset,
+    Loader = require('prior.data.loader').Loader,
+  }
+  for cname, methods in pairs(classes) do
+    for k, v in pairs(methods) do
+      if type(v) == 'function' and not k:match('^__') then need(cname .. ':' .. k) end
+    end
+  end
+  need('prior.tsne')
+  table.sort(missing)
+  T.eq(table.concat(missing, ', '), '')
+end)
+
 T.test('every entry has a description and an example', function()
   local f = assert(io.open(PRIOR_BUILD.doc_files[1]))
   local text = f:read('*a'); f:close()

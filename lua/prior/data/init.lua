@@ -13,4 +13,10 @@ M.rsna = dataset.rsna
 M.siim = dataset.siim
 M.is_dataset = dataset.is_dataset
 M.loader = loader.loader
+
+-- prior.data.format_drops(drops) -> "lateral 23, short_report 3" (or "nothing dropped").
+function M.format_drops(d)
+  if type(d) ~= 'table' then error('format_drops: argument 1 must be a table from ds:drops(), got ' .. type(d), 2) end
+  return tostring(d)
+end
 return M

@@ -85,7 +85,7 @@ function Loader:make_batch(positions, epoch)
     error('make_batch: argument 1 must be a non-empty table of sample positions', 2)
   end
   local n = #positions
-  local size = #self.dataset
+  local size = tonumber(C.prior_dataset_size(self.dataset_c))
   local idx = ffi.new('int64_t[?]', n)
   for j = 1, n do
     local v = positions[j]
@@ -101,10 +101,10 @@ function Loader:make_batch(positions, epoch)
 end
 
 local stats_mt = {
-  __tostring = function(s) return s.line end,
+  __tostring = function(s) return s.summary end,
 }
 
--- loader:stats() -> {batches, samples, skipped, waits, stall_seconds, max_stall_seconds, max_ready, line}
+-- loader:stats() -> {batches, samples, skipped, waits, stall_seconds, max_stall_seconds, max_ready, summary}
 function Loader:stats()
   local st = ffi.new('prior_loader_stats')
   C.prior_loader_stats_get(self_c(self, 'stats'), st)
@@ -113,7 +113,7 @@ function Loader:stats()
   return setmetatable({
     batches = tonumber(st.batches), samples = tonumber(st.samples), skipped = tonumber(st.failed),
     waits = tonumber(st.waits), stall_seconds = st.wait_seconds, max_stall_seconds = st.max_wait_seconds,
-    max_ready = tonumber(st.max_ready), line = ffi.string(buf),
+    max_ready = tonumber(st.max_ready), summary = ffi.string(buf),
   }, stats_mt)
 end
 
@@ -182,7 +182,8 @@ function M.loader(ds, opts)
   -- The workers read the dataset and the tokenizer: hold them until the loader is freed.
   local ds_c = ds.c
   U.retain(ds_c)
-  local tok_c = tok and tok.c
+  -- A plain copy of the tokenizer pointer: tok.c carries the tokenizer's finaliser and must not be held here.
+  local tok_c = tok and U.plain(tok.c)
   if tok_c then U.retain(tok_c) end
   -- The finaliser must not reach the loader table (that would keep the cdata alive through LuaJIT's
   -- finaliser table), so the last C batch lives in a separate state table both share.

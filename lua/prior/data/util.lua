@@ -65,9 +65,15 @@ local owners = {}
 
 local function key(p) return tostring(ffi.cast('uintptr_t', p)) end
 
+-- A new cdata holding the same address: holding a cdata that carries a finaliser would keep the finaliser from
+-- ever running (ffi.cast to the same type returns the very same object, hence the detour through an integer).
+function M.plain(p)
+  return ffi.cast(ffi.typeof(p), ffi.cast('uintptr_t', p))
+end
+
 -- Registers p with one owner and its free function.
 function M.own(p, free)
-  owners[key(p)] = { n = 1, free = free, p = p }
+  owners[key(p)] = { n = 1, free = free, p = M.plain(p) }
 end
 
 function M.retain(p)
@@ -84,6 +90,13 @@ function M.release(p)
     owners[k] = nil
     o.free(o.p)
   end
+end
+
+-- How many C objects are still owned (for tests: it returns to its old value once handles are collected).
+function M.live()
+  local n = 0
+  for _ in pairs(owners) do n = n + 1 end
+  return n
 end
 
 -- A C error as a Lua error carrying the C message.
