@@ -208,7 +208,10 @@ static void bert_row(int bf16) {
   prior_rng_seed(2);
   prior_bert *net = prior_bert_new(&cfg);
   int64_t s2[2] = {32, 256};
-  prior_tensor *ids = prior_tensor_zeros(2, s2, PRIOR_I64, GPU), *mask = prior_tensor_ones(2, s2, PRIOR_I64, GPU);
+  static int64_t host_ids[32 * 256];
+  for (int i = 0; i < 32 * 256; i++) host_ids[i] = 1 + (int64_t)i * 7919 % 30521; /* spread over the vocabulary */
+  prior_tensor *ids = prior_tensor_from_data(host_ids, 2, s2, PRIOR_I64, GPU);
+  prior_tensor *mask = prior_tensor_ones(2, s2, PRIOR_I64, GPU);
   net_ctx c = {net ? prior_bert_params(net) : NULL, bert_forward, net, {ids, mask}};
   double tokens = 32.0 * 256, layer_params = 4.0 * 768 * 768 + 2.0 * 768 * 3072;
   double fwd = tokens * (2.0 * 12 * layer_params + 4.0 * 12 * 256 * 768);
