@@ -159,6 +159,15 @@ static void fail(const char *name, const char *what) {
   prior_error_clear();
 }
 
+/* A kernel that faults poisons the CUDA context: every later result would be noise. Stop there, naming the
+ * case that was running. */
+static void device_healthy_after(const char *name) {
+  if (GPU_TYPE != PRIOR_DEVICE_CUDA || prior_cuda_synchronize(0) == PRIOR_OK) return;
+  printf("FAIL  %-34s the device reported: %s\n", name, prior_error_message());
+  printf("gpu_parity: stopped after %d passed, %d failed (+1): the CUDA context is unusable\n", n_pass, n_fail);
+  exit(1);
+}
+
 static void skip(const char *name, const char *why) {
   printf("skip  %-34s %s\n", name, why);
   n_skip++;
@@ -794,6 +803,7 @@ int main(int argc, char **argv) {
       continue;
     }
     for (int nc = 0; nc <= (quick ? 0 : 1); nc++) run_case(&cases[i], nc);
+    device_healthy_after(cases[i].name);
   }
   for (size_t i = 0; i < sizeof dense_cases / sizeof dense_cases[0]; i++) {
     const dense_case *d = &dense_cases[i];
@@ -803,10 +813,13 @@ int main(int argc, char **argv) {
       skip(d->c.name, "no CUDA kernel");
     } else {
       for (int nc = 0; nc <= (quick ? 0 : 1); nc++) run_case(&d->c, nc);
+      device_healthy_after(d->c.name);
     }
   }
   guarded_kernels();
+  device_healthy_after("guarded kernels");
   autocast_cases();
+  device_healthy_after("autocast matmul");
   network_cases(quick || self); /* narrow networks when the CPU does both sides */
   prior_memory_stats st;
   prior_memory_stats_get(GPU, &st);
