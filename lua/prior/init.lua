@@ -83,6 +83,9 @@ function prior.empty_cache(device)
   C.prior_empty_cache(T.device_of(device or 'cpu', 'empty_cache'))
 end
 
+prior.cuda = require 'prior.cuda'
+prior.build_info = prior.cuda.build_info
+
 package.loaded.prior = prior
 prior.nn = require 'prior.nn'
 prior.optim = require 'prior.optim'

@@ -47,4 +47,22 @@ typedef enum prior_reduce_op {
 typedef prior_status (*prior_reduce_kernel)(prior_tensor *out, prior_tensor *indices, const prior_tensor *in,
                                             uint32_t reduce_mask, int op);
 
+/* "random_fill" (device backends only; the CPU draws on the host): fills t (any strides) in place with draw
+ * number i going to element i in row-major order, drawn from Philox block offset + i/4 of `seed` exactly as
+ * prior_philox_uniform_f64 / prior_philox_normal_f64 do, transformed in double and converted to t's dtype:
+ * UNIFORM a + (b - a) u, NORMAL a + b n, BERNOULLI (u < a), GUMBEL -log(-log u). */
+typedef enum prior_random_kind {
+  PRIOR_RANDOM_UNIFORM, PRIOR_RANDOM_NORMAL, PRIOR_RANDOM_BERNOULLI, PRIOR_RANDOM_GUMBEL
+} prior_random_kind;
+typedef prior_status (*prior_random_fill_kernel)(prior_tensor *t, int kind, double a, double b, uint64_t seed,
+                                                 uint64_t offset);
+
+/* "grad_sum" (device backends only): a new tensor a + b of a's shape and dtype (gradient accumulation). */
+typedef prior_tensor *(*prior_grad_sum_kernel)(const prior_tensor *a, const prior_tensor *b);
+
+/* "copy" (device backends only): prior_tensor_copy_ semantics when dst or src is on the device. */
+typedef prior_status (*prior_copy_kernel)(prior_tensor *dst, const prior_tensor *src);
+/* "fill" (device backends only): every element of t (any strides) becomes value converted to t's dtype. */
+typedef prior_status (*prior_fill_kernel)(prior_tensor *t, double value);
+
 #endif

@@ -104,5 +104,6 @@ int prior_backend_supports(prior_device_type type, const char *op) { return prio
 
 int prior_device_count(prior_device_type type) {
   if (type == PRIOR_DEVICE_CPU) return 1;
-  return memory_table[type] ? 1 : 0;
+  if (type < 0 || type >= PRIOR_DEVICE_TYPE_COUNT || !memory_table[type]) return 0;
+  return memory_table[type]->device_count ? memory_table[type]->device_count() : 1;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/kernels.h"
 #include "core/strided.h"
 #include "prior/alloc.h"
 #include "prior/autograd.h"
@@ -523,11 +524,24 @@ prior_status prior_tensor_fill_(prior_tensor *t, double value) {
 /* Random fills draw f64 numbers on the host from the global Philox stream (element i of the tensor in
  * row-major order is number i of the draw), transform them, and copy them in. */
 typedef enum { DRAW_UNIFORM, DRAW_NORMAL, DRAW_BERNOULLI, DRAW_GUMBEL } draw_kind;
+_Static_assert((int)DRAW_UNIFORM == (int)PRIOR_RANDOM_UNIFORM && (int)DRAW_NORMAL == (int)PRIOR_RANDOM_NORMAL &&
+                   (int)DRAW_BERNOULLI == (int)PRIOR_RANDOM_BERNOULLI && (int)DRAW_GUMBEL == (int)PRIOR_RANDOM_GUMBEL,
+               "the random_fill kernel's kinds follow draw_kind");
 
 static prior_status random_fill(prior_tensor *t, draw_kind kind, double a, double b, const char *op) {
   PRIOR_TRY(prior_check_tensor(op, "tensor", t));
   int64_t n = prior_tensor_numel(t);
   if (n == 0) return PRIOR_OK;
+  if (t->device.type != PRIOR_DEVICE_CPU) {
+    /* A device backend draws the same numbers in place: element i of the draw from block offset + i/4
+     * (prior/rng.h); without such a kernel the host draws them and copies them over. */
+    prior_random_fill_kernel k = (prior_random_fill_kernel)prior_backend_kernel(t->device.type, "random_fill");
+    if (k) {
+      prior_rng_state st = prior_rng_get_state();
+      uint64_t offset = prior_rng_reserve((uint64_t)(n + 3) / 4);
+      return k(t, (int)kind, a, b, st.seed, offset);
+    }
+  }
   double *buf = malloc((size_t)n * sizeof *buf);
   if (!buf) return prior_error_set(PRIOR_ERR_MEMORY, "%s: out of memory for %lld random numbers", op, (long long)n);
   uint64_t blocks = (uint64_t)(n + 3) / 4;
@@ -584,6 +598,26 @@ prior_status prior_tensor_convert_(prior_tensor *t, prior_dtype dtype) {
   for (int d = 0; d < t->ndim; d++) t->strides[d] = c->strides[d];
   prior_tensor_free(c);
   if (t->grad) { /* a gradient of the old dtype no longer fits */
+    prior_tensor_free(t->grad);
+    t->grad = NULL;
+  }
+  return PRIOR_OK;
+}
+
+prior_status prior_tensor_move_(prior_tensor *t, prior_device device) {
+  PRIOR_TRY(prior_check_tensor("move_", "tensor", t));
+  if (t->grad_fn) return prior_error_set(PRIOR_ERR_AUTOGRAD, "move_: the tensor was computed by a graph");
+  if (prior_device_equal(t->device, device)) return PRIOR_OK;
+  prior_tensor *c = prior_tensor_to_device(t, device);
+  if (!c) return prior_error_code();
+  prior_storage *old = t->storage; /* take over c's storage and layout */
+  t->storage = c->storage;
+  c->storage = old;
+  t->device = device;
+  t->offset = 0;
+  for (int d = 0; d < t->ndim; d++) t->strides[d] = c->strides[d];
+  prior_tensor_free(c);
+  if (t->grad) {
     prior_tensor_free(t->grad);
     t->grad = NULL;
   }

@@ -98,6 +98,11 @@ prior_status prior_params_to_dtype(prior_params *p, prior_dtype dtype) {
   return PRIOR_OK;
 }
 
+prior_status prior_params_to_device(prior_params *p, prior_device device) {
+  for (int32_t i = 0; p && i < p->n; i++) PRIOR_TRY(prior_tensor_move_(p->tensors[i], device));
+  return PRIOR_OK;
+}
+
 void prior_params_zero_grad(prior_params *p) {
   for (int32_t i = 0; p && i < p->n; i++) prior_tensor_zero_grad(p->tensors[i]);
 }

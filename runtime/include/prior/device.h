@@ -30,6 +30,8 @@ typedef struct prior_backend_memory {
   void (*free)(void *ptr, int32_t device_index);
   /* dst and src may be on this backend's device or on the host, as `kind` says. */
   prior_status (*copy)(void *dst, const void *src, size_t nbytes, int kind, int32_t device_index);
+  /* How many devices of this type the machine has (checked before every allocation); NULL means one. */
+  int (*device_count)(void);
 } prior_backend_memory;
 
 enum { PRIOR_COPY_HOST_TO_DEVICE = 0, PRIOR_COPY_DEVICE_TO_HOST = 1, PRIOR_COPY_DEVICE_TO_DEVICE = 2 };

@@ -34,6 +34,8 @@ int64_t prior_params_numel(const prior_params *p);
 prior_status prior_params_set_requires_grad(prior_params *p, int requires_grad);
 /* Converts every floating parameter and buffer to dtype (f32 <-> f64), in place. */
 prior_status prior_params_to_dtype(prior_params *p, prior_dtype dtype);
+/* Moves every parameter and buffer to device, in place. */
+prior_status prior_params_to_device(prior_params *p, prior_device device);
 /* Drops every parameter's .grad. */
 void prior_params_zero_grad(prior_params *p);
 

@@ -78,6 +78,9 @@ prior_status prior_tensor_copy_(prior_tensor *dst, const prior_tensor *src);
 /* Converts t in place to another dtype (new contiguous storage; every holder of the handle sees the change), as
  * a module's .double() does for its parameters. Not for tensors computed by an autograd graph. */
 prior_status prior_tensor_convert_(prior_tensor *t, prior_dtype dtype);
+/* Moves t's data to another device in place (a leaf or a tensor without a graph); drops a gradient of the old
+ * device. Views of t keep the old storage. */
+prior_status prior_tensor_move_(prior_tensor *t, prior_device device);
 
 /* ---- references ---------------------------------------------------------------------------------------- */
 prior_tensor *prior_tensor_retain(prior_tensor *t); /* returns t */
