@@ -87,4 +87,5 @@ package.loaded.prior = prior
 prior.nn = require 'prior.nn'
 prior.optim = require 'prior.optim'
 prior.models = require 'prior.models'
+prior.data = require 'prior.data'
 return prior
