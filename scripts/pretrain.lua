@@ -3,7 +3,7 @@
 -- set if it is missing, pre-trains the tiny preset, evaluates, and prints the scores.
 --
 --   prior scripts/pretrain.lua [--config tiny|paper|FILE.lua] [--data DIR] [--out DIR] [--resume] [--seed N]
---                              [--epochs-scale X] [--no-eval] [--quiet]
+--                              [--epochs-scale X] [--lam-activation sigmoid|softmax] [--no-eval] [--quiet]
 local ffi = require 'ffi'
 local prior = require 'prior'
 local PRIOR = require 'prior.models.prior'
@@ -13,8 +13,8 @@ local eval = require 'prior.eval'
 local C = require('prior.capi').C
 
 -- ---- arguments ---------------------------------------------------------------------------------------------------
-local opts = { config = 'tiny', data = 'data/synthetic', out = nil, resume = false, seed = 0, ['epochs-scale'] = 1,
-               eval = true, quiet = false, ['shuffle-pairs'] = false }
+local opts = { config = 'tiny', data = 'data/synthetic', out = '', resume = false, seed = 0, ['epochs-scale'] = 1,
+               eval = true, quiet = false, ['shuffle-pairs'] = false, ['lam-activation'] = '' }
 local argv, i = arg or {}, 1
 while argv[i] do
   local a = argv[i]
@@ -27,7 +27,7 @@ while argv[i] do
   else error('pretrain: unknown argument ' .. a .. ' (see the header of scripts/pretrain.lua)', 0) end
 end
 local cfg = opts.config:match('%.lua$') and dofile(opts.config) or PRIOR.preset(opts.config)
-local out = opts.out or ('runs/pretrain-' .. (cfg.preset or 'custom'))
+local out = opts.out ~= '' and opts.out or ('runs/pretrain-' .. (cfg.preset or 'custom'))
 os.execute('mkdir -p "' .. out .. '"')
 local function say(...) if not opts.quiet then io.stdout:write(string.format(...), '\n'); io.stdout:flush() end end
 
@@ -51,6 +51,7 @@ prior.seed(opts.seed)
 local mcfg = { preset = cfg.preset, vocab_size = tok:vocab_size() }
 for k, v in pairs(cfg.model) do if mcfg[k] == nil then mcfg[k] = v end end
 mcfg.max_positions = math.max(mcfg.max_positions or 0, d.max_length)
+if opts['lam-activation'] ~= '' then mcfg.lam_activation = opts['lam-activation'] end -- the Table 3 ablation
 local model = PRIOR.new(mcfg)
 say('model: %s', tostring(model))
 
@@ -173,7 +174,7 @@ model:save(out .. '/prior.safetensors', { preset = cfg.preset or 'custom' })
 
 -- ---- evaluation -----------------------------------------------------------------------------------------------------
 if opts.eval then
-  local five, class_of = prior.data.chexpert5x200{ root = paths.chexpert, per_class = d.per_class, seed = d.seed }
+  local five, _, class_of = prior.data.chexpert5x200{ root = paths.chexpert, per_class = d.per_class, seed = d.seed }
   local eval_loader = prior.data.loader(five, { batch_size = 64, image_size = d.image_size, workers = d.workers,
                                                 shuffle = false, drop_last = false, augment = false, seed = 0 })
   local zs = eval.zeroshot(model, tok, eval_loader, class_of, { prompt = cfg.eval.prompts, local_weight = cfg.eval.local_weight })

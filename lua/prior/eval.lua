@@ -11,21 +11,21 @@ local M = {}
 M.CLASSES = { 'Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema', 'Pleural Effusion' }
 
 -- Encodes every image a loader yields (one epoch, in order): global [N, D], local [N, T, D], and the dataset
--- indices of the rows.
+-- positions of the rows (1-based, as class_of is indexed).
 function M.encode_images(model, loader)
   local globals, locals, indices = {}, {}, {}
   for batch in loader:epoch(1) do
     local g, l = model:encode_image(batch.images)
     globals[#globals + 1], locals[#locals + 1] = g, l
-    for _, v in ipairs(batch.sample_indices:totable()) do indices[#indices + 1] = v end
+    for _, v in ipairs(batch.sample_indices:totable()) do indices[#indices + 1] = v + 1 end -- 0-based in the batch
   end
   return prior.cat(globals, 1), prior.cat(locals, 1), indices
 end
 
 -- Texts (a list of sentence lists) -> global [P, D], sentences [P, M, D] through the SPB, mask [P, M].
 function M.encode_texts(model, tok, texts, length)
-  local enc = tok:encode_reports(texts, { length = length })
-  return model:encode_text(enc.ids or enc.input_ids, enc.attention_mask, enc.sentence_index, true, 0.01)
+  local ids, mask, sidx = tok:encode_reports(texts, { length = length }) -- [P, length] i64 each
+  return model:encode_text(ids, mask, sidx, true, 0.01)
 end
 
 local function softmax_rows(x) return prior.softmax(x, 2) end
@@ -102,6 +102,23 @@ function M.retrieval(model, tok, loader, class_of, reports, report_class, opts)
   end
   out.n_queries, out.n_reports = n, p
   return out
+end
+
+-- The retrieval pool: the reports of ds whose labels are positive (1) for exactly one of `classes`. Returns the
+-- reports (lists of sentences) and their class (0-based, as class_of).
+function M.report_pool(ds, classes)
+  local reports, report_class = {}, {}
+  for i = 1, ds:size() do
+    local s = ds:sample(i)
+    local hit, count = nil, 0
+    for c, name in ipairs(classes) do
+      if s.labels and s.labels[name] == 1 then hit, count = c - 1, count + 1 end
+    end
+    if count == 1 and #s.sentences > 0 then
+      reports[#reports + 1], report_class[#report_class + 1] = s.sentences, hit
+    end
+  end
+  return reports, report_class
 end
 
 function M.format_confusion(confusion, classes)
