@@ -184,13 +184,18 @@ if opts.eval then
   -- the report pool: test studies whose labels name exactly one of the five classes
   local test = prior.data.mimic{ root = paths.mimic, split = 'test' }
   local reports, report_class = eval.report_pool(test, eval.CLASSES)
-  local rt = eval.retrieval(model, tok, eval_loader, class_of, reports, report_class, { k = cfg.eval.retrieval_k })
-  local parts = {}
-  for _, k in ipairs(cfg.eval.retrieval_k) do parts[#parts + 1] = string.format('P@%d %.4f', k, rt['p@' .. k]) end
-  say('image-to-text retrieval (%d images, %d reports): %s', rt.n_queries, rt.n_reports, table.concat(parts, '  '))
+  local rt
+  if #reports > 0 then
+    rt = eval.retrieval(model, tok, eval_loader, class_of, reports, report_class, { k = cfg.eval.retrieval_k })
+    local parts = {}
+    for _, k in ipairs(cfg.eval.retrieval_k) do parts[#parts + 1] = string.format('P@%d %.4f', k, rt['p@' .. k]) end
+    say('image-to-text retrieval (%d images, %d reports): %s', rt.n_queries, rt.n_reports, table.concat(parts, '  '))
+  else
+    say('image-to-text retrieval skipped: no test report names exactly one of the classes')
+  end
   local f = io.open(out .. '/results.txt', 'w')
   f:write(string.format('zeroshot_accuracy %.6f\nzeroshot_f1 %.6f\nzeroshot_kappa %.6f\n', zs.accuracy, zs.f1, zs.kappa))
-  for _, k in ipairs(cfg.eval.retrieval_k) do f:write(string.format('retrieval_p@%d %.6f\n', k, rt['p@' .. k])) end
+  for _, k in ipairs(rt and cfg.eval.retrieval_k or {}) do f:write(string.format('retrieval_p@%d %.6f\n', k, rt['p@' .. k])) end
   f:close()
 end
 say('done in %s; outputs in %s', runlog.hms(now() - run_start), out)

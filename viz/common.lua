@@ -117,6 +117,25 @@ function V.save(ctx, name, size, draw)
   return files
 end
 
+-- The synthetic set of CI-sized runs (table3_activation's default, the tests): a few dozen pairs at 64 pixels.
+V.SMALL_DATA = {seed = 0, image_size = 64, mimic_subjects = 12, chexpert_patients = 24, per_class = 2}
+
+-- Lua source of a value made of tables, strings, numbers and booleans (a config file for scripts/pretrain.lua).
+function V.serialize(v, indent)
+  indent = indent or ''
+  if type(v) == 'string' then return string.format('%q', v) end
+  if type(v) ~= 'table' then return tostring(v) end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local key = type(k) == 'number' and string.format('[%d]', k) or string.format('[%q]', k)
+    parts[#parts + 1] = indent .. '  ' .. key .. ' = ' .. V.serialize(v[k], indent .. '  ')
+  end
+  return '{\n' .. table.concat(parts, ',\n') .. '\n' .. indent .. '}'
+end
+
 -- Deterministic sample choice: k distinct positions out of 1..n, from seed.
 function V.pick(n, k, seed)
   local idx = {}
