@@ -1,12 +1,14 @@
 -- Figure 2: the SPB query distribution of synonymous sentences. Groups of sentences that say the same thing in
 -- different words (the report generator's own phrasings, runtime/data/synth_report.c) are encoded one by one;
--- each row is softmax(z E^T) of a sentence vector z over the K prototypes E of the sentence-wise prototype memory
--- bank. A trained bank sends the members of a group to the same prototypes.
+-- each row is the SPB query weights softmax(z E^T / tau) of a sentence vector z over the K prototypes E of the
+-- sentence-wise prototype memory bank (without the Gumbel noise of training). A trained bank sends the members of
+-- a group to the same prototypes.
 local V = dofile((arg[0]:match('^(.*)/') or '.') .. '/common.lua')
 
 local USAGE = [[
 prior viz/fig2_spb_distribution.lua --ckpt PATH --data DIR --out DIR
   Heat strips of the SPB query distribution over the prototypes, one row per sentence, grouped by meaning.
+  --tau T        query temperature (default: the preset's final one, as at the end of pre-training)
   --name NAME    output file name without extension (default fig2_spb_distribution)]]
 
 local GROUPS = {
@@ -21,8 +23,9 @@ local GROUPS = {
                     'The heart is mildly enlarged.'}},
 }
 
-local opts = V.args('fig2_spb_distribution', USAGE, {name = 'fig2_spb_distribution'})
+local opts = V.args('fig2_spb_distribution', USAGE, {name = 'fig2_spb_distribution', tau = 0})
 local ctx = V.setup(opts)
+local tau = opts.tau > 0 and opts.tau or ctx.tau
 
 local reports, labels, group_of = {}, {}, {}
 for g, group in ipairs(GROUPS) do
@@ -34,7 +37,7 @@ for g, group in ipairs(GROUPS) do
 end
 local ids, mask, sidx = V.encode(ctx, reports)
 local _, sents = ctx.model:encode_text(ids, mask, sidx, false) -- raw sentence vectors [S, 1, D]
-local dist = ctx.model:spb_distribution(sents):totable()       -- [S, 1, K]
+local dist = ctx.model:spb_distribution(sents, tau):totable()  -- [S, 1, K]
 local rows, top = {}, {}
 for i = 1, #reports do
   rows[i] = dist[i][1]
@@ -69,6 +72,6 @@ V.save(ctx, opts.name, nil, function(fig, file)
   fig:heatmap(rows, {file = file, size = {1200, 120 + 28 * #rows}, cmap = 'viridis', ylabels = labels,
                      xlabel = string.format('prototype (of %d)', k), cblabel = 'p(prototype | sentence)',
                      commands = commands,
-                     title = string.format('SPB query distribution of synonymous sentences [top prototype]; %d of %d groups agree',
-                                           agree, #GROUPS)})
+                     title = string.format('SPB query distribution (tau %g) of synonymous sentences [top prototype]; %d of %d groups agree',
+                                           tau, agree, #GROUPS)})
 end)

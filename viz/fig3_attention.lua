@@ -7,15 +7,27 @@ local prior = require 'prior'
 local USAGE = [[
 prior viz/fig3_attention.lua --ckpt PATH --data DIR --out DIR [--per-class N] [--cols N]
   LAM text-to-image attention of "X is observed" over images of class X, one row per class.
-  --per-class N  images per class in the 5x200 selection of the CheXpert tree (default 4; at most what the
-                 tree holds, pretrain's per_class)
+  --per-class N  images per class in the 5x200 selection of the CheXpert tree (default: that of the selection
+                 file pretrain's evaluation wrote, else the preset's per_class)
   --cols N       images shown per class (default 3)
   --prompt FMT   the prompt template (default "%s is observed")
   --name NAME    output file name without extension (default fig3_attention)]]
 
-local opts = V.args('fig3_attention', USAGE, {['per-class'] = 4, cols = 3, prompt = '%s is observed', name = 'fig3_attention'})
+local opts = V.args('fig3_attention', USAGE, {['per-class'] = 0, cols = 3, prompt = '%s is observed', name = 'fig3_attention'})
 local ctx = V.setup(opts)
-local ds, classes, class_of = prior.data.chexpert5x200{root = ctx.paths.chexpert, per_class = opts['per-class'], seed = 0}
+-- The selection's size: asked for, else that of the file already there (rows / 5), else the preset's.
+local per_class = opts['per-class']
+if per_class <= 0 then
+  local rows = -1 -- the header
+  local f = io.open(ctx.paths.chexpert .. '/chexpert_5x200.csv')
+  if f then
+    for _ in f:lines() do rows = rows + 1 end
+    f:close()
+  end
+  per_class = rows > 0 and math.floor(rows / 5) or ctx.preset.data.per_class
+end
+local ds, classes, class_of = prior.data.chexpert5x200{root = ctx.paths.chexpert, per_class = per_class,
+                                                       seed = ctx.preset.data.seed or 0}
 local loader = V.loader(ctx, ds, false)
 
 -- The first `cols` images of each class (in the selection's order shuffled by --seed).

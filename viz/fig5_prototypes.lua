@@ -1,7 +1,7 @@
 -- Figure 5: a report's prototype distribution against the one the CCR text decoder predicts from the image alone.
--- Report side: each real sentence vector z of the report, softmax(z E^T) over the K prototypes E of the SPB.
--- Predicted side: the Q prototype predictions p of the CCR text decoder, softmax(p E^T) (stage 3 pulls the two
--- together with the KL term). Shown with the radiograph and the report text.
+-- Report side: each real sentence vector z of the report, softmax(z E^T / tau) over the K prototypes E of the SPB.
+-- Predicted side: the Q prototype predictions p of the CCR text decoder, softmax(p E^T / tau) (stage 3 pulls the
+-- two together with its KL term, at tau = 1). Shown with the radiograph and the report text.
 local V = dofile((arg[0]:match('^(.*)/') or '.') .. '/common.lua')
 local prior = require 'prior'
 local gnuplot = require 'prior.gnuplot'
@@ -12,9 +12,11 @@ prior viz/fig5_prototypes.lua --ckpt PATH --data DIR --out DIR [--split NAME] [-
   --split NAME   train | validate | test (default test)
   --index N      the report's position in the split (default: drawn from --seed)
   --top N        prototypes in the bar panel (default 10)
+  --tau T        temperature of the distributions (default 1, as the KL term of stage 3; the preset's final
+                 query temperature shows the SPB's hard choices)
   --name NAME    output file name without extension (default fig5_prototypes)]]
 
-local opts = V.args('fig5_prototypes', USAGE, {split = 'test', index = 0, top = 10, name = 'fig5_prototypes'})
+local opts = V.args('fig5_prototypes', USAGE, {split = 'test', index = 0, top = 10, tau = 1, name = 'fig5_prototypes'})
 local ctx = V.setup(opts)
 local ds = prior.data.mimic{root = ctx.paths.mimic, split = opts.split}
 if ds:size() == 0 then error('fig5_prototypes: the ' .. opts.split .. ' split of ' .. ctx.paths.mimic .. ' is empty', 0) end
@@ -26,8 +28,8 @@ local batch = loader:make_batch({pos})
 
 local ids, mask, sidx = V.encode(ctx, {sample.sentences})
 local _, raw, smask = ctx.model:encode_text(ids, mask, sidx, false)
-local report = ctx.model:spb_distribution(raw):totable()[1]                                   -- [M, K]
-local pred = ctx.model:spb_distribution(ctx.model:predict_prototypes(batch.images)):totable()[1] -- [Q, K]
+local report = ctx.model:spb_distribution(raw, opts.tau):totable()[1]                                   -- [M, K]
+local pred = ctx.model:spb_distribution(ctx.model:predict_prototypes(batch.images), opts.tau):totable()[1] -- [Q, K]
 local real = smask:totable()[1]
 local report_rows = {}
 for m = 1, #report do if real[m] > 0 then report_rows[#report_rows + 1] = report[m] end end
@@ -68,8 +70,8 @@ for i = 1, #pred do q_labels[i] = 'query ' .. i end
 
 V.save(ctx, opts.name, nil, function(fig, file)
   fig:multiplot(3, 2, {file = file, size = {1300, 1150},
-                       title = string.format('Report %s: prototype distribution of the report vs the CCR prediction from the image',
-                                             sample.id)},
+                       title = string.format('Report %s: prototype distribution (tau %g) of the report vs the CCR prediction from the image',
+                                             sample.id, opts.tau)},
                 function(f)
     f:image(image, {title = 'image'})
     local cmds = {'reset', 'unset border', 'unset tics', 'unset key', 'set title "report"'}
@@ -80,9 +82,9 @@ V.save(ctx, opts.name, nil, function(fig, file)
     end
     cmds[#cmds + 1] = 'plot [0:1] [0:1] NaN notitle'
     f:raw(cmds)
-    f:heatmap(report_rows, {title = 'report sentences: softmax(z E^T)', cmap = 'viridis', ylabels = sent_labels,
+    f:heatmap(report_rows, {title = 'report sentences: softmax(z E^T / tau)', cmap = 'viridis', ylabels = sent_labels,
                             xlabel = 'prototype'})
-    f:heatmap(pred, {title = 'CCR predictions: softmax(p E^T)', cmap = 'viridis', ylabels = q_labels, xlabel = 'prototype'})
+    f:heatmap(pred, {title = 'CCR predictions: softmax(p E^T / tau)', cmap = 'viridis', ylabels = q_labels, xlabel = 'prototype'})
     local xs = {}
     for j = 1, k do xs[j] = j - 1 end
     f:lines({{x = xs, y = report_mean, title = 'report (mean over sentences)'},

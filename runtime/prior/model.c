@@ -473,9 +473,10 @@ prior_status prior_model_predict_prototypes(prior_model *m, prior_tensor *images
   return s;
 }
 
-prior_status prior_model_spb_distribution(prior_model *m, prior_tensor *x, prior_tensor **distribution) {
+prior_status prior_model_spb_distribution(prior_model *m, prior_tensor *x, double tau, prior_tensor **distribution) {
   *distribution = NULL;
   if (!m || !x) return prior_error_set(PRIOR_ERR_ARGUMENT, "spb_distribution: NULL model or tensor");
+  if (!(tau > 0)) return prior_error_set(PRIOR_ERR_ARGUMENT, "spb_distribution: temperature %g must be positive", tau);
   int64_t d = m->spb.prototypes->shape[1];
   if (x->ndim < 1 || x->shape[x->ndim - 1] != d)
     return prior_error_set(PRIOR_ERR_SHAPE, "spb_distribution: vectors of size %lld, the prototypes have %lld",
@@ -483,8 +484,9 @@ prior_status prior_model_spb_distribution(prior_model *m, prior_tensor *x, prior
   int grad = prior_set_grad_enabled(0);
   prior_tensor *et = prior_transpose(m->spb.prototypes, 0, 1);
   prior_tensor *logits = et ? prior_matmul(x, et) : NULL;
-  *distribution = logits ? prior_softmax(logits, -1) : NULL;
-  prior_free_all(2, et, logits);
+  prior_tensor *scaled = logits ? prior_mul_scalar(logits, 1.0 / tau) : NULL;
+  *distribution = scaled ? prior_softmax(scaled, -1) : NULL;
+  prior_free_all(3, et, logits, scaled);
   prior_set_grad_enabled(grad);
   return *distribution ? PRIOR_OK : prior_error_code();
 }

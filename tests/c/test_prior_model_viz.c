@@ -94,12 +94,23 @@ int main(void) {
   prior_tensor *pred = NULL, *dist = NULL;
   CHECK_OK(prior_model_predict_prototypes(m, images, &pred));
   if (pred) CHECK(pred->ndim == 3 && pred->shape[0] == 2 && pred->shape[1] == 4 && pred->shape[2] == 32);
-  if (pred) CHECK_OK(prior_model_spb_distribution(m, pred, &dist));
+  if (pred) CHECK_OK(prior_model_spb_distribution(m, pred, 1.0, &dist));
   if (dist) {
     CHECK(dist->ndim == 3 && dist->shape[2] == 16);
     double total = 0;
     for (int64_t k = 0; k < 16; k++) total += at(dist, (int64_t[]){1, 3, k});
     CHECK_NEAR(total, 1.0, 1e-5);
+    prior_tensor *sharp = NULL;
+    CHECK_OK(prior_model_spb_distribution(m, pred, 0.01, &sharp));
+    if (sharp) {
+      double top1 = 0, top2 = 0;
+      for (int64_t k = 0; k < 16; k++) {
+        top1 = fmax(top1, at(dist, (int64_t[]){0, 0, k}));
+        top2 = fmax(top2, at(sharp, (int64_t[]){0, 0, k}));
+      }
+      CHECK_MSG(top2 > top1, "tau 0.01 top %g vs tau 1 top %g", top2, top1);
+    }
+    prior_tensor_free(sharp);
   }
 
   /* errors */
@@ -107,7 +118,8 @@ int main(void) {
   prior_tensor *bad = NULL;
   CHECK_ERR(prior_model_attention_maps(m, one, ids, mask, sidx, 1, 0.5, &bad), PRIOR_ERR_SHAPE, "1 images but 2 reports");
   CHECK_ERR(prior_model_reconstruct(m, one, ids, mask, sidx, 0, 0.5, &bad), PRIOR_ERR_SHAPE, "reconstruct");
-  CHECK_ERR(prior_model_spb_distribution(m, images, &bad), PRIOR_ERR_SHAPE, "vectors of size 64");
+  CHECK_ERR(prior_model_spb_distribution(m, images, 1.0, &bad), PRIOR_ERR_SHAPE, "vectors of size 64");
+  if (pred) CHECK_ERR(prior_model_spb_distribution(m, pred, 0.0, &bad), PRIOR_ERR_ARGUMENT, "temperature 0");
   CHECK(bad == NULL);
   CHECK(prior_grad_enabled() == 1);
 

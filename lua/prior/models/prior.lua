@@ -206,10 +206,10 @@ function PRIOR:predict_prototypes(images)
   return T.wrap(out[0])
 end
 
--- softmax(x E^T) [..., K]: the distribution of vectors x [..., D] over the SPB's prototypes.
-function PRIOR:spb_distribution(x)
+-- softmax(x E^T / tau) [..., K]: the distribution of vectors x [..., D] over the SPB's prototypes (tau default 1).
+function PRIOR:spb_distribution(x, tau)
   local out = ffi.new('prior_tensor*[1]')
-  capi.status(C.prior_model_spb_distribution(self.c, T.check(x, 'spb_distribution', 1), out), 2)
+  capi.status(C.prior_model_spb_distribution(self.c, T.check(x, 'spb_distribution', 1), tau or 1.0, out), 2)
   return T.wrap(out[0])
 end
 

@@ -85,8 +85,9 @@ prior_status prior_model_reconstruct(prior_model *m, prior_tensor *images, prior
                                      prior_tensor *sentence_index, int use_spb, double tau, prior_tensor **reconstruction);
 /* The CCR text decoder's predicted sentence prototypes [B, Q, D] for each image. */
 prior_status prior_model_predict_prototypes(prior_model *m, prior_tensor *images, prior_tensor **predictions);
-/* Distribution over the SPB's prototypes of vectors x [..., D]: softmax(x E^T) [..., K], the distribution the KL
- * term of stage 3 compares (report sentences vs CCR predictions). */
-prior_status prior_model_spb_distribution(prior_model *m, prior_tensor *x, prior_tensor **distribution);
+/* Distribution over the SPB's prototypes of vectors x [..., D]: softmax(x E^T / tau) [..., K]; tau = 1 is what the
+ * KL term of stage 3 compares (report sentences vs CCR predictions), the SPB query's temperature its (noise-free)
+ * query weights. */
+prior_status prior_model_spb_distribution(prior_model *m, prior_tensor *x, double tau, prior_tensor **distribution);
 
 #endif
