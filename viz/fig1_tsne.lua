@@ -68,12 +68,9 @@ local function embed(use_spb)
   return rows
 end
 
+-- t-SNE through the C API (prior/tsne.h): rows [n][d] -> points [n][2].
 local function tsne(rows)
   local d = #rows[1]
-  if prior.tsne then -- the Lua wrapper, where the build has it
-    local X = prior.tensor(rows, {dtype = 'f64'})
-    return prior.tsne(X, {perplexity = math.min(opts.perplexity, (n - 1) / 3), n_iter = opts.iters, seed = opts.seed}):totable()
-  end
   local x = ffi.new('double[?]', n * d)
   for i = 1, n do for j = 1, d do x[(i - 1) * d + j - 1] = rows[i][j] end end
   local o = ffi.new('prior_tsne_options')
