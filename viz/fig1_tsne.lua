@@ -5,7 +5,8 @@
 local V = dofile((arg[0]:match('^(.*)/') or '.') .. '/common.lua')
 local ffi = require 'ffi'
 local prior = require 'prior'
-local C = require('prior.capi').C
+local capi = require 'prior.capi'
+local C = capi.C
 
 local USAGE = [[
 prior viz/fig1_tsne.lua --ckpt PATH --data DIR --out DIR [--count N] [--perplexity P] [--iters N]
@@ -79,8 +80,7 @@ local function tsne(rows)
   o.n_iter = opts.iters
   o.seed = opts.seed
   local y = ffi.new('double[?]', n * 2)
-  local status = C.prior_tsne_f64(x, n, d, o, y, nil)
-  if status ~= 0 then error('fig1_tsne: ' .. ffi.string(C.prior_error_message()), 0) end
+  capi.status(C.prior_tsne_f64(x, n, d, o, y, nil))
   local out = {}
   for i = 1, n do out[i] = {y[2 * (i - 1)], y[2 * (i - 1) + 1]} end
   return out
