@@ -3,7 +3,7 @@
 -- set if it is missing, pre-trains the tiny preset, evaluates, and prints the scores.
 --
 --   prior scripts/pretrain.lua [--config tiny|paper|FILE.lua] [--data DIR] [--out DIR] [--resume] [--seed N]
---                              [--epochs-scale X] [--no-eval] [--quiet]
+--                              [--epochs-scale X] [--lam-activation sigmoid|softmax] [--no-eval] [--quiet]
 local ffi = require 'ffi'
 local prior = require 'prior'
 local PRIOR = require 'prior.models.prior'
@@ -14,7 +14,7 @@ local C = require('prior.capi').C
 
 -- ---- arguments ---------------------------------------------------------------------------------------------------
 local opts = { config = 'tiny', data = 'data/synthetic', out = false, resume = false, seed = 0, ['epochs-scale'] = 1,
-               eval = true, quiet = false, ['shuffle-pairs'] = false, lr = false, stages = false }
+               eval = true, quiet = false, ['shuffle-pairs'] = false, lr = false, stages = false, ['lam-activation'] = false }
 local argv, i = arg or {}, 1
 while argv[i] do
   local a = argv[i]
@@ -55,6 +55,7 @@ prior.seed(opts.seed)
 local mcfg = { preset = cfg.preset, vocab_size = tok:vocab_size() }
 for k, v in pairs(cfg.model) do if mcfg[k] == nil then mcfg[k] = v end end
 mcfg.max_positions = math.max(mcfg.max_positions or 0, d.max_length)
+if opts['lam-activation'] then mcfg.lam_activation = opts['lam-activation'] end -- the Table 3 ablation
 local model = PRIOR.new(mcfg)
 say('model: %s', tostring(model))
 
@@ -193,13 +194,18 @@ if opts.eval then
   -- the report pool: test studies whose labels name exactly one of the five classes
   local test = prior.data.mimic{ root = paths.mimic, split = 'test' }
   local reports, report_class = eval.report_pool(test, eval.CLASSES)
-  local rt = eval.retrieval(model, tok, eval_loader, class_of, reports, report_class, { k = cfg.eval.retrieval_k })
-  local parts = {}
-  for _, k in ipairs(cfg.eval.retrieval_k) do parts[#parts + 1] = string.format('P@%d %.4f', k, rt['p@' .. k]) end
-  say('image-to-text retrieval (%d images, %d reports): %s', rt.n_queries, rt.n_reports, table.concat(parts, '  '))
+  local rt
+  if #reports > 0 then
+    rt = eval.retrieval(model, tok, eval_loader, class_of, reports, report_class, { k = cfg.eval.retrieval_k })
+    local parts = {}
+    for _, k in ipairs(cfg.eval.retrieval_k) do parts[#parts + 1] = string.format('P@%d %.4f', k, rt['p@' .. k]) end
+    say('image-to-text retrieval (%d images, %d reports): %s', rt.n_queries, rt.n_reports, table.concat(parts, '  '))
+  else
+    say('image-to-text retrieval skipped: no test report names exactly one of the classes')
+  end
   local f = io.open(out .. '/results.txt', 'w')
   f:write(string.format('zeroshot_accuracy %.6f\nzeroshot_f1 %.6f\nzeroshot_kappa %.6f\n', zs.accuracy, zs.f1, zs.kappa))
-  for _, k in ipairs(cfg.eval.retrieval_k) do f:write(string.format('retrieval_p@%d %.6f\n', k, rt['p@' .. k])) end
+  for _, k in ipairs(rt and cfg.eval.retrieval_k or {}) do f:write(string.format('retrieval_p@%d %.6f\n', k, rt['p@' .. k])) end
   f:close()
 end
 say('done in %s; outputs in %s', runlog.hms(now() - run_start), out)

@@ -11,13 +11,13 @@ local M = {}
 M.CLASSES = { 'Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema', 'Pleural Effusion' }
 
 -- Encodes every image a loader yields (one epoch, in order): global [N, D], local [N, T, D], and the dataset
--- indices of the rows.
+-- positions of the rows (1-based, as class_of is indexed).
 function M.encode_images(model, loader)
   local globals, locals, indices = {}, {}, {}
   for batch in loader:epoch(1) do
     local g, l = model:encode_image(batch.images)
     globals[#globals + 1], locals[#locals + 1] = g, l
-    for _, v in ipairs(batch.sample_indices:totable()) do indices[#indices + 1] = v end
+    for _, v in ipairs(batch.sample_indices:totable()) do indices[#indices + 1] = v + 1 end -- 0-based in the batch
   end
   return prior.cat(globals, 1), prior.cat(locals, 1), indices
 end

@@ -803,7 +803,8 @@ local X_KEYS = {'step', 'iter', 'iteration', 'epoch'}
 -- One panel per numeric key of a JSON-lines training log, against opts.x (default the first of step,
 -- iter, iteration, epoch present, else the record number). Where the 'stage' field (opts.stage) changes
 -- a dashed vertical line marks the boundary. opts: keys (which keys, in order), exclude, logy (true
--- or a list of keys), cols, title, file/terminal/size/name.
+-- or a list of keys), cols, xrange (default: the whole log, shared by every panel), title,
+-- file/terminal/size/name.
 function Figure:curves(path, opts)
   opts = opts or {}
   local records, keys = plot.read_jsonl(path)
@@ -837,9 +838,13 @@ function Figure:curves(path, opts)
   local vlines, prev = {}, nil
   for i, r in ipairs(records) do
     local s = r[stage_key]
-    if s ~= nil and prev ~= nil and s ~= prev then vlines[#vlines + 1] = {x = xval(i, r), label = tostring(s)} end
+    if s ~= nil and prev ~= nil and s ~= prev then vlines[#vlines + 1] = {x = xval(i, r), label = stage_key .. ' ' .. tostring(s)} end
     if s ~= nil then prev = s end
   end
+  -- Every panel spans the whole run, so the boundaries line up and terms of later stages sit where they ran.
+  local xlo, xhi = huge, -huge
+  for i, r in ipairs(records) do xlo, xhi = min(xlo, xval(i, r)), max(xhi, xval(i, r)) end
+  local xrange = opts.xrange or (xhi > xlo and {xlo, xhi} or nil)
   local logy = {}
   if opts.logy == true then
     for _, k in ipairs(panels) do logy[k] = true end
@@ -858,7 +863,7 @@ function Figure:curves(path, opts)
         if type(v) == 'number' and (not logy[k] or v > 0) then xs[#xs + 1], ys[#ys + 1] = xval(i, r), v end
       end
       if #ys == 0 then xs, ys = {0}, {0 / 0} end
-      fig:lines({{x = xs, y = ys}}, {title = k, xlabel = xkey, logy = logy[k], key = false, vlines = vlines})
+      fig:lines({{x = xs, y = ys}}, {title = k, xlabel = xkey, logy = logy[k], key = false, vlines = vlines, xrange = xrange})
     end
   end)
 end

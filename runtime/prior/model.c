@@ -382,3 +382,111 @@ prior_status prior_model_local_scores(prior_model *m, prior_tensor *image_local,
   prior_free_all(16, i4, ie, ir, s4, se, sr, m3, me, mr, c1, cos, masked, total, count, safe, mean);
   return *scores ? PRIOR_OK : prior_error_code();
 }
+
+/* ---- inspection (figures) ---------------------------------------------------------------------------------------- */
+
+/* The report's sentences as the model sees them at inference: raw, or through the SPB with no noise. */
+static prior_status inference_sentences(prior_model *m, prior_tensor *ids, prior_tensor *attention_mask,
+                                        prior_tensor *sentence_index, int use_spb, double tau, prior_tensor **sents,
+                                        prior_tensor **mask) {
+  prior_tensor *raw = NULL;
+  PRIOR_TRY(encode_sentences(m, ids, attention_mask, sentence_index, 0, &raw, mask));
+  if (!use_spb) {
+    *sents = raw;
+    return PRIOR_OK;
+  }
+  prior_tensor *zeros = prior_tensor_zeros(3, (int64_t[]){raw->shape[0], raw->shape[1], m->spb.k}, PRIOR_F32, raw->device);
+  *sents = zeros ? prior_spb_query(&m->spb, raw, tau, zeros, NULL, NULL) : NULL;
+  prior_free_all(2, zeros, raw);
+  if (!*sents) {
+    prior_tensor_free(*mask);
+    *mask = NULL;
+    return prior_error_code();
+  }
+  return PRIOR_OK;
+}
+
+static prior_status check_pair(const char *fn, prior_tensor *images, prior_tensor *ids) {
+  PRIOR_TRY(prior_check_ndim(fn, "images", images, 4));
+  PRIOR_TRY(prior_check_ndim(fn, "ids", ids, 2));
+  if (images->shape[0] != ids->shape[0])
+    return prior_error_set(PRIOR_ERR_SHAPE, "%s: %lld images but %lld reports", fn, (long long)images->shape[0],
+                           (long long)ids->shape[0]);
+  return PRIOR_OK;
+}
+
+/* Image tokens, sentences and LAM outputs of a batch of pairs; each output pointer may be NULL. */
+static prior_status lam_pairs(prior_model *m, prior_tensor *images, prior_tensor *ids, prior_tensor *attention_mask,
+                              prior_tensor *sentence_index, int use_spb, double tau, prior_tensor **tokens,
+                              prior_tensor **text_context, prior_tensor **t2i) {
+  prior_tensor *g = NULL, *local = NULL, *sents = NULL, *mask = NULL;
+  prior_status s = encode_image(m, images, 0, &g, &local);
+  if (s == PRIOR_OK) s = inference_sentences(m, ids, attention_mask, sentence_index, use_spb, tau, &sents, &mask);
+  if (s == PRIOR_OK) s = prior_lam_forward(&m->lam, local, sents, mask, NULL, text_context, t2i, NULL);
+  if (s == PRIOR_OK && tokens) *tokens = prior_tensor_retain(local);
+  prior_free_all(4, g, local, sents, mask);
+  return s;
+}
+
+prior_status prior_model_attention_maps(prior_model *m, prior_tensor *images, prior_tensor *ids, prior_tensor *attention_mask,
+                                        prior_tensor *sentence_index, int use_spb, double tau, prior_tensor **t2i_weights) {
+  *t2i_weights = NULL;
+  if (!m) return prior_error_set(PRIOR_ERR_ARGUMENT, "attention_maps: NULL model");
+  PRIOR_TRY(check_pair("attention_maps", images, ids));
+  int grad = prior_set_grad_enabled(0);
+  prior_status s = lam_pairs(m, images, ids, attention_mask, sentence_index, use_spb, tau, NULL, NULL, t2i_weights);
+  prior_set_grad_enabled(grad);
+  return s;
+}
+
+prior_status prior_model_reconstruct(prior_model *m, prior_tensor *images, prior_tensor *ids, prior_tensor *attention_mask,
+                                     prior_tensor *sentence_index, int use_spb, double tau, prior_tensor **reconstruction) {
+  *reconstruction = NULL;
+  if (!m) return prior_error_set(PRIOR_ERR_ARGUMENT, "reconstruct: NULL model");
+  PRIOR_TRY(check_pair("reconstruct", images, ids));
+  int grad = prior_set_grad_enabled(0);
+  prior_tensor *tokens = NULL, *c2 = NULL;
+  prior_status s = lam_pairs(m, images, ids, attention_mask, sentence_index, use_spb, tau, &tokens, &c2, NULL);
+  int64_t side = m->config.image_size / 32;
+  if (s == PRIOR_OK) {
+    *reconstruction = prior_ccr_image_decode(&m->ccr_image, tokens, c2, side, side, 0, NULL);
+    if (!*reconstruction) s = prior_error_code();
+  }
+  prior_free_all(2, tokens, c2);
+  prior_set_grad_enabled(grad);
+  return s;
+}
+
+prior_status prior_model_predict_prototypes(prior_model *m, prior_tensor *images, prior_tensor **predictions) {
+  *predictions = NULL;
+  if (!m) return prior_error_set(PRIOR_ERR_ARGUMENT, "predict_prototypes: NULL model");
+  PRIOR_TRY(prior_check_ndim("predict_prototypes", "images", images, 4));
+  int grad = prior_set_grad_enabled(0);
+  prior_tensor *g = NULL, *local = NULL;
+  prior_status s = encode_image(m, images, 0, &g, &local);
+  if (s == PRIOR_OK) {
+    *predictions = prior_ccr_text_decode(&m->ccr_text, local, 0);
+    if (!*predictions) s = prior_error_code();
+  }
+  prior_free_all(2, g, local);
+  prior_set_grad_enabled(grad);
+  return s;
+}
+
+prior_status prior_model_spb_distribution(prior_model *m, prior_tensor *x, double tau, prior_tensor **distribution) {
+  *distribution = NULL;
+  if (!m || !x) return prior_error_set(PRIOR_ERR_ARGUMENT, "spb_distribution: NULL model or tensor");
+  if (!(tau > 0)) return prior_error_set(PRIOR_ERR_ARGUMENT, "spb_distribution: temperature %g must be positive", tau);
+  int64_t d = m->spb.prototypes->shape[1];
+  if (x->ndim < 1 || x->shape[x->ndim - 1] != d)
+    return prior_error_set(PRIOR_ERR_SHAPE, "spb_distribution: vectors of size %lld, the prototypes have %lld",
+                           (long long)(x->ndim ? x->shape[x->ndim - 1] : 0), (long long)d);
+  int grad = prior_set_grad_enabled(0);
+  prior_tensor *et = prior_transpose(m->spb.prototypes, 0, 1);
+  prior_tensor *logits = et ? prior_matmul(x, et) : NULL;
+  prior_tensor *scaled = logits ? prior_mul_scalar(logits, 1.0 / tau) : NULL;
+  *distribution = scaled ? prior_softmax(scaled, -1) : NULL;
+  prior_free_all(3, et, logits, scaled);
+  prior_set_grad_enabled(grad);
+  return *distribution ? PRIOR_OK : prior_error_code();
+}

@@ -209,6 +209,40 @@ function PRIOR:init_prototypes(loader, epoch)
   prior.no_grad(function() E:copy_(prior.stack(picked, 1)) end)
 end
 
+-- Inspection for figures (eval mode, no graph). Text arguments are a tokenized batch (ids, attention_mask,
+-- sentence_index [B, L]); use_spb and tau as in encode_text.
+-- LAM text-to-image attention [B, M, N] of each sentence over the image tokens (token y*w + x, w = image_size / 32).
+function PRIOR:attention_maps(images, ids, attention_mask, sentence_index, use_spb, tau)
+  local out = ffi.new('prior_tensor*[1]')
+  capi.status(C.prior_model_attention_maps(self.c, T.check(images, 'attention_maps', 1), T.check(ids, 'attention_maps', 2),
+                                           T.check(attention_mask, 'attention_maps', 3), T.check(sentence_index, 'attention_maps', 4),
+                                           use_spb and 1 or 0, tau or 0.01, out), 2)
+  return T.wrap(out[0])
+end
+
+-- The CCR image decoder's reconstruction [B, 1, H, W] of each (normalised) image, conditioned on its report.
+function PRIOR:reconstruct(images, ids, attention_mask, sentence_index, use_spb, tau)
+  local out = ffi.new('prior_tensor*[1]')
+  capi.status(C.prior_model_reconstruct(self.c, T.check(images, 'reconstruct', 1), T.check(ids, 'reconstruct', 2),
+                                        T.check(attention_mask, 'reconstruct', 3), T.check(sentence_index, 'reconstruct', 4),
+                                        use_spb and 1 or 0, tau or 0.01, out), 2)
+  return T.wrap(out[0])
+end
+
+-- The CCR text decoder's predicted sentence prototypes [B, Q, D].
+function PRIOR:predict_prototypes(images)
+  local out = ffi.new('prior_tensor*[1]')
+  capi.status(C.prior_model_predict_prototypes(self.c, T.check(images, 'predict_prototypes', 1), out), 2)
+  return T.wrap(out[0])
+end
+
+-- softmax(x E^T / tau) [..., K]: the distribution of vectors x [..., D] over the SPB's prototypes (tau default 1).
+function PRIOR:spb_distribution(x, tau)
+  local out = ffi.new('prior_tensor*[1]')
+  capi.status(C.prior_model_spb_distribution(self.c, T.check(x, 'spb_distribution', 1), tau or 1.0, out), 2)
+  return T.wrap(out[0])
+end
+
 -- Saves every parameter and buffer (safetensors, atomic); meta: a table of string pairs.
 function PRIOR:save(path, meta)
   local keys, values = {}, {}

@@ -74,4 +74,20 @@ prior_status prior_model_encode_text(prior_model *m, prior_tensor *ids, prior_te
 prior_status prior_model_local_scores(prior_model *m, prior_tensor *image_local, prior_tensor *sents,
                                       prior_tensor *sent_mask, prior_tensor **scores);
 
+/* Inspection for figures (eval mode, no noise, no autograd graph). The text goes through the SPB when use_spb (tau as
+ * in prior_model_encode_text). Image tokens are indexed y*w + x on the final feature map (w = image_size / 32). */
+/* LAM text-to-image attention A1 [B, M, N]: how much each sentence of the report attends to each image token. */
+prior_status prior_model_attention_maps(prior_model *m, prior_tensor *images, prior_tensor *ids, prior_tensor *attention_mask,
+                                        prior_tensor *sentence_index, int use_spb, double tau, prior_tensor **t2i_weights);
+/* The CCR image decoder's reconstruction [B, 1, H, W] of each image from its tokens and its report's context
+ * (no channel dropout). The decoder works on normalised images: compare with the normalised input. */
+prior_status prior_model_reconstruct(prior_model *m, prior_tensor *images, prior_tensor *ids, prior_tensor *attention_mask,
+                                     prior_tensor *sentence_index, int use_spb, double tau, prior_tensor **reconstruction);
+/* The CCR text decoder's predicted sentence prototypes [B, Q, D] for each image. */
+prior_status prior_model_predict_prototypes(prior_model *m, prior_tensor *images, prior_tensor **predictions);
+/* Distribution over the SPB's prototypes of vectors x [..., D]: softmax(x E^T / tau) [..., K]; tau = 1 is what the
+ * KL term of stage 3 compares (report sentences vs CCR predictions), the SPB query's temperature its (noise-free)
+ * query weights. */
+prior_status prior_model_spb_distribution(prior_model *m, prior_tensor *x, double tau, prior_tensor **distribution);
+
 #endif
