@@ -4,6 +4,11 @@
 --
 --   prior scripts/pretrain.lua [--config tiny|paper|FILE.lua] [--data DIR] [--out DIR] [--resume] [--seed N]
 --                              [--epochs-scale X] [--lam-activation sigmoid|softmax] [--no-eval] [--quiet]
+--                              [--lr X] [--stages N] [--max-steps N]
+-- --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
+-- stage at N steps (smoke tests). Outputs in --out (default runs/pretrain-<preset>): log.jsonl (every step),
+-- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it), stageN.safetensors,
+-- prior.safetensors (the final model) and results.txt.
 local ffi = require 'ffi'
 local prior = require 'prior'
 local PRIOR = require 'prior.models.prior'
@@ -14,7 +19,8 @@ local C = require('prior.capi').C
 
 -- ---- arguments ---------------------------------------------------------------------------------------------------
 local opts = { config = 'tiny', data = 'data/synthetic', out = false, resume = false, seed = 0, ['epochs-scale'] = 1,
-               eval = true, quiet = false, ['shuffle-pairs'] = false, lr = false, stages = false, ['lam-activation'] = false }
+               eval = true, quiet = false, ['shuffle-pairs'] = false, lr = false, stages = false, ['lam-activation'] = false,
+               ['max-steps'] = false }
 local argv, i = arg or {}, 1
 while argv[i] do
   local a = argv[i]
@@ -66,6 +72,9 @@ local n_stages = #tr.stages
 for s = 1, n_stages do
   local epochs = math.max(1, math.floor(tr.stages[s].epochs * opts['epochs-scale'] + 0.5))
   stages[s] = { epochs = epochs, steps = epochs * per_epoch }
+  if opts['max-steps'] and opts['max-steps'] < stages[s].steps then -- smoke tests: a few steps per stage
+    stages[s] = { epochs = 1, steps = opts['max-steps'] }
+  end
 end
 local tau_steps = (stages[2] and stages[2].steps or 0) + (stages[3] and stages[3].steps or 0) -- temperature decays over stages 2 and 3
 local function temperature(stage, step_in_stage)
@@ -139,6 +148,7 @@ for stage = state.stage, n_stages do
     local epoch_id = (stage - 1) * 1000 + state.epoch
     for batch in loader:epoch(epoch_id) do
       seen = seen + 1
+      if state.step >= stages[stage].steps then break end -- --max-steps cut the epoch short
       if seen > skip then
         local t_step = now()
         local lr, tau = sched(state.step), temperature(stage, state.step)
@@ -187,7 +197,8 @@ if opts.eval then
   local five, _, class_of = prior.data.chexpert5x200{ root = paths.chexpert, per_class = d.per_class, seed = d.seed }
   local eval_loader = prior.data.loader(five, { batch_size = 64, image_size = d.image_size, workers = d.workers,
                                                 shuffle = false, drop_last = false, augment = false, seed = 0 })
-  local zs = eval.zeroshot(model, tok, eval_loader, class_of, { prompt = cfg.eval.prompts, local_weight = cfg.eval.local_weight })
+  local zs = eval.zeroshot(model, tok, eval_loader, class_of, { prompt = cfg.eval.prompts, local_weight = cfg.eval.local_weight,
+                                                               use_spb = cfg.eval.use_spb, tau = cfg.eval.tau })
   say('zero-shot classification (CheXpert 5x%d, %d images): accuracy %.4f  precision %.4f  recall %.4f  F1 %.4f  kappa %.4f',
       d.per_class, zs.n, zs.accuracy, zs.precision, zs.recall, zs.f1, zs.kappa)
   say('%s', eval.format_confusion(zs.confusion, eval.CLASSES))
@@ -196,7 +207,8 @@ if opts.eval then
   local reports, report_class = eval.report_pool(test, eval.CLASSES)
   local rt
   if #reports > 0 then
-    rt = eval.retrieval(model, tok, eval_loader, class_of, reports, report_class, { k = cfg.eval.retrieval_k })
+    rt = eval.retrieval(model, tok, eval_loader, class_of, reports, report_class, { k = cfg.eval.retrieval_k, use_spb = cfg.eval.use_spb,
+                                                                                 tau = cfg.eval.tau })
     local parts = {}
     for _, k in ipairs(cfg.eval.retrieval_k) do parts[#parts + 1] = string.format('P@%d %.4f', k, rt['p@' .. k]) end
     say('image-to-text retrieval (%d images, %d reports): %s', rt.n_queries, rt.n_reports, table.concat(parts, '  '))

@@ -22,10 +22,12 @@ function M.encode_images(model, loader)
   return prior.cat(globals, 1), prior.cat(locals, 1), indices
 end
 
--- Texts (a list of sentence lists) -> global [P, D], sentences [P, M, D] through the SPB, mask [P, M].
-function M.encode_texts(model, tok, texts, length)
+-- Texts (a list of sentence lists) -> global [P, D], sentences [P, M, D] (through the SPB at temperature tau when
+-- use_spb; MODEL.md's zero-shot path), mask [P, M].
+function M.encode_texts(model, tok, texts, length, use_spb, tau)
   local ids, mask, sentence_index = tok:encode_reports(texts, { length = length })
-  return model:encode_text(ids, mask, sentence_index, true, 0.01)
+  if use_spb == nil then use_spb = true end
+  return model:encode_text(ids, mask, sentence_index, use_spb, tau or 0.01)
 end
 
 local function softmax_rows(x) return prior.softmax(x, 2) end
@@ -74,7 +76,7 @@ function M.zeroshot(model, tok, loader, class_of, opts)
   local texts = {}
   for i, c in ipairs(classes) do texts[i] = { string.format(template, c) } end
   local ig, il, indices = M.encode_images(model, loader)
-  local tg, ts, tm = M.encode_texts(model, tok, texts, opts.length or 32)
+  local tg, ts, tm = M.encode_texts(model, tok, texts, opts.length or 32, opts.use_spb, opts.tau)
   local scores = M.scores(model, ig, il, tg, ts, tm, opts.local_weight or 0.5)
   local pred = scores:argmax(2):totable()
   local truth = {}
@@ -88,7 +90,7 @@ end
 function M.retrieval(model, tok, loader, class_of, reports, report_class, opts)
   opts = opts or {}
   local ig, il, indices = M.encode_images(model, loader)
-  local tg, ts, tm = M.encode_texts(model, tok, reports, opts.length or 96)
+  local tg, ts, tm = M.encode_texts(model, tok, reports, opts.length or 96, opts.use_spb, opts.tau)
   local scores = M.scores(model, ig, il, tg, ts, tm, opts.local_weight or 0):double():contiguous()
   local n, p = #indices, #reports
   local qc = {}

