@@ -4,9 +4,10 @@
 --
 --   prior scripts/pretrain.lua [--config tiny|paper|FILE.lua] [--data DIR] [--out DIR] [--resume] [--seed N]
 --                              [--epochs-scale X] [--lam-activation sigmoid|softmax] [--no-eval] [--quiet]
---                              [--lr X] [--stages N] [--max-steps N]
+--                              [--lr X] [--stages N] [--max-steps N] [--shuffle-pairs]
 -- --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
--- stage at N steps (smoke tests). Outputs in --out (default runs/pretrain-<preset>): log.jsonl (every step),
+-- stage at N steps (smoke tests); --shuffle-pairs is the control run (every image trained with another study's
+-- report: nothing to learn, so evaluation should stay near chance). Outputs in --out (default runs/pretrain-<preset>): log.jsonl (every step),
 -- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it), stageN.safetensors,
 -- prior.safetensors (the final model) and results.txt.
 local ffi = require 'ffi'
@@ -129,6 +130,16 @@ local function now() -- monotonic wall clock
   return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
 end
 
+-- A random order of n rows (0-based, for index_select) from the runtime RNG: the control run pairs image i with
+-- the report of row order[i].
+local function shuffled_rows(n)
+  local keys = prior.rand({ n }):totable()
+  local order = {}
+  for r = 1, n do order[r] = r - 1 end
+  table.sort(order, function(a, b) return keys[a + 1] < keys[b + 1] end)
+  return order
+end
+
 local total_steps = 0
 for s = 1, n_stages do total_steps = total_steps + stages[s].steps end
 local run_start = now()
@@ -153,6 +164,12 @@ for stage = state.stage, n_stages do
         local t_step = now()
         local lr, tau = sched(state.step), temperature(stage, state.step)
         opt:set_lr(lr)
+        if opts['shuffle-pairs'] then -- the control: each image meets another study's report
+          local perm = prior.tensor(shuffled_rows(batch.size), { dtype = 'i64' })
+          for _, name in ipairs({ 'input_ids', 'attention_mask', 'sentence_index' }) do
+            batch[name]:copy_(batch[name]:index_select(1, perm)) -- in place: the C batch sees it
+          end
+        end
         local losses = model:step(batch, stage, tau)
         local rec = { step = state.global_step, stage = stage, epoch = state.epoch, lr = lr, tau = tau }
         for _, k in ipairs(PRIOR.TERMS) do

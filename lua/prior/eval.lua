@@ -78,11 +78,18 @@ function M.zeroshot(model, tok, loader, class_of, opts)
   local ig, il, indices = M.encode_images(model, loader)
   local tg, ts, tm = M.encode_texts(model, tok, texts, opts.length or 32, opts.use_spb, opts.tau)
   local scores = M.scores(model, ig, il, tg, ts, tm, opts.local_weight or 0.5)
-  local pred = scores:argmax(2):totable()
-  local truth = {}
-  for i, idx in ipairs(indices) do truth[i] = class_of[idx + 1] end -- sample_indices are 0-based
+  local all_pred = scores:argmax(2):totable()
+  local truth, pred, unlabeled = {}, {}, 0
+  for i, idx in ipairs(indices) do -- 1-based dataset positions (encode_images)
+    local c = class_of[idx]
+    if c then
+      truth[#truth + 1], pred[#pred + 1] = c, all_pred[i]
+    else
+      unlabeled = unlabeled + 1 -- a row without exactly one of the classes cannot be scored
+    end
+  end
   local m = M.classification_metrics(truth, pred, #classes)
-  m.n = #truth
+  m.n, m.unlabeled = #truth, unlabeled
   return m
 end
 
@@ -94,7 +101,7 @@ function M.retrieval(model, tok, loader, class_of, reports, report_class, opts)
   local scores = M.scores(model, ig, il, tg, ts, tm, opts.local_weight or 0):double():contiguous()
   local n, p = #indices, #reports
   local qc = {}
-  for i, idx in ipairs(indices) do qc[i] = class_of[idx + 1] end
+  for i, idx in ipairs(indices) do qc[i] = class_of[idx] end
   local data = ffi.cast('double*', C.prior_tensor_data(scores.h))
   local out = {}
   for _, k in ipairs(opts.k or { 1, 5, 10 }) do
