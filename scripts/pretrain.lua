@@ -4,8 +4,10 @@
 --
 --   prior scripts/pretrain.lua [--config tiny|paper|FILE.lua] [--data DIR] [--out DIR] [--resume] [--seed N]
 --                              [--epochs-scale X] [--lam-activation sigmoid|softmax] [--no-eval] [--quiet]
---                              [--lr X] [--stages N] [--max-steps N] [--shuffle-pairs]
--- --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
+--                              [--lr X] [--stages N] [--max-steps N] [--shuffle-pairs] [--checkpoint-every N]
+--                              [--stop-after N] [--poison-step N]
+-- --checkpoint-every N overrides the preset's checkpoint interval; --stop-after N exits abruptly after global step N
+-- (resume tests); --poison-step N sets a parameter to NaN before step N (the NaN test). --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
 -- stage at N steps (smoke tests); --shuffle-pairs is the control run (every image trained with another study's
 -- report: nothing to learn, so evaluation should stay near chance). Outputs in --out (default runs/pretrain-<preset>): log.jsonl (every step),
 -- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it), stageN.safetensors,
@@ -21,7 +23,7 @@ local C = require('prior.capi').C
 -- ---- arguments ---------------------------------------------------------------------------------------------------
 local opts = { config = 'tiny', data = 'data/synthetic', out = false, resume = false, seed = 0, ['epochs-scale'] = 1,
                eval = true, quiet = false, ['shuffle-pairs'] = false, lr = false, stages = false, ['lam-activation'] = false,
-               ['max-steps'] = false }
+               ['max-steps'] = false, ['checkpoint-every'] = false, ['stop-after'] = false, ['poison-step'] = false }
 local argv, i = arg or {}, 1
 while argv[i] do
   local a = argv[i]
@@ -35,6 +37,7 @@ while argv[i] do
 end
 local cfg = opts.config:match('%.lua$') and dofile(opts.config) or PRIOR.preset(opts.config)
 if opts.lr then cfg.train.lr = opts.lr end
+if opts['checkpoint-every'] then cfg.train.checkpoint_every = opts['checkpoint-every'] end
 if opts.stages then -- only the first N stages (quick checks)
   for s = opts.stages + 1, 3 do cfg.train.stages[s] = nil end
 end
@@ -59,11 +62,12 @@ local per_epoch = loader:batches_per_epoch()
 
 -- ---- model -----------------------------------------------------------------------------------------------------------
 prior.seed(opts.seed)
-local mcfg = { preset = cfg.preset, vocab_size = tok:vocab_size() }
+local mcfg = { vocab_size = tok:vocab_size() } -- the config's model table is complete: no preset lookup
 for k, v in pairs(cfg.model) do if mcfg[k] == nil then mcfg[k] = v end end
 mcfg.max_positions = math.max(mcfg.max_positions or 0, d.max_length)
 if opts['lam-activation'] then mcfg.lam_activation = opts['lam-activation'] end -- the Table 3 ablation
 local model = PRIOR.new(mcfg)
+model.config.preset = cfg.preset
 say('model: %s', tostring(model))
 
 -- ---- schedule --------------------------------------------------------------------------------------------------------
@@ -170,9 +174,13 @@ for stage = state.stage, n_stages do
             batch[name]:copy_(batch[name]:index_select(1, perm)) -- in place: the C batch sees it
           end
         end
+        if opts['poison-step'] == state.global_step then -- tests: a NaN parameter, to prove the run stops cleanly
+          model.tensors.logit_scale:fill_(0 / 0)
+        end
         local losses = model:step(batch, stage, tau)
         local rec = { step = state.global_step, stage = stage, epoch = state.epoch, lr = lr, tau = tau }
-        for _, k in ipairs(PRIOR.TERMS) do
+        for i = 2, #PRIOR.TERMS + 1 do -- the terms first, then the total: a NaN is reported where it started
+          local k = PRIOR.TERMS[i] or 'total'
           if losses[k] then
             rec[k] = losses[k]:item()
             if rec[k] ~= rec[k] or rec[k] == math.huge or rec[k] == -math.huge then
@@ -197,6 +205,9 @@ for stage = state.stage, n_stages do
           say('%s', runlog.progress(stage, state.step, stages[stage].steps, per, remaining, rec, PRIOR.TERMS))
         end
         if tr.checkpoint_every and state.global_step % tr.checkpoint_every == 0 then save() end
+        if opts['stop-after'] and state.global_step >= opts['stop-after'] then
+          os.exit(3, false) -- tests: die here as a killed run would, without closing anything
+        end
       end
     end
     state.epoch, state.batch = state.epoch + 1, 0

@@ -44,6 +44,49 @@ t.test('resume continues from the checkpoint', function()
   t.truthy(text:match('resumed: stage 3') ~= nil, 'it says where it resumed:\n' .. text)
 end)
 
+-- step -> total loss, the last record of each step (a resumed run appends the steps it repeats)
+local function totals(path)
+  local out = {}
+  for line in io.lines(path) do
+    local step, total = line:match('"step":(%d+).-"total":([^,}]+)')
+    if step then out[tonumber(step)] = total end
+  end
+  return out
+end
+
+t.test('a killed run resumed from its checkpoint gives the same loss curve', function()
+  local common = string.format('--data %s/data --max-steps 5 --checkpoint-every 4 --no-eval --quiet', tmp)
+  local ok, text = run(common .. ' --out ' .. tmp .. '/whole')
+  t.truthy(ok, 'uninterrupted run:\n' .. text)
+  ok = run(common .. ' --out ' .. tmp .. '/killed --stop-after 7') -- dies in stage 2, 3 steps after a checkpoint
+  t.truthy(not ok, 'the stopped run exits non-zero')
+  ok, text = run(common .. ' --out ' .. tmp .. '/killed --resume')
+  t.truthy(ok, 'resumed run:\n' .. text)
+  local a, b = totals(tmp .. '/whole/log.jsonl'), totals(tmp .. '/killed/log.jsonl')
+  t.eq(#a, 14, 'steps 0..14 logged')
+  for step = 0, 14 do
+    t.truthy(a[step] ~= nil and a[step] == b[step],
+             string.format('step %d: total %s uninterrupted, %s resumed', step, tostring(a[step]), tostring(b[step])))
+  end
+end)
+
+t.test('a NaN loss stops the run naming the term and keeps the last checkpoint', function()
+  local ok, text = run(string.format('--data %s/data --out %s/nan --max-steps 5 --checkpoint-every 2 --poison-step 3 --no-eval',
+                                     tmp, tmp))
+  t.truthy(not ok, 'the run fails')
+  t.truthy(text:match('the global loss became nan at step 3') ~= nil, 'message names the term and step:\n' .. text)
+  t.truthy(exists(tmp .. '/nan/checkpoint.safetensors'), 'the last good checkpoint is kept')
+end)
+
+t.test('a checkpoint of another preset is refused', function()
+  local cfg = tmp .. '/other.lua'
+  local f = io.open(cfg, 'w')
+  f:write("local c = dofile('scripts/configs/tiny.lua'); c.preset = 'other'; return c\n")
+  f:close()
+  local ok, text = run(string.format('--config %s --data %s/data --out %s/run --max-steps 3 --resume --no-eval', cfg, tmp, tmp))
+  t.truthy(not ok and text:match("preset 'tiny', this run is 'other'") ~= nil, text)
+end)
+
 t.test('bad arguments are errors', function()
   local ok, text = run('--no-such-flag')
   t.truthy(not ok and text:match('unknown argument %-%-no%-such%-flag') ~= nil, text)
