@@ -38,6 +38,17 @@ t.test('three stages, checkpoints, log and scores', function()
   t.truthy(results:match('zeroshot_accuracy 0%.%d+') or results:match('zeroshot_accuracy 1%.0+'), 'a zero-shot accuracy')
 end)
 
+t.test('zeroshot.lua and retrieval.lua evaluate the checkpoint', function()
+  for _, script in ipairs({ 'zeroshot', 'retrieval' }) do
+    local out = tmp .. '/' .. script .. '.txt'
+    local ok = os.execute(string.format("'%s' scripts/%s.lua --ckpt %s/run/prior.safetensors --data %s/data > %s 2>&1",
+                                        exe, script, tmp, tmp, out))
+    local text = io.open(out):read('*a')
+    t.truthy(ok == 0 or ok == true, script .. ' exits 0:\n' .. text)
+    t.truthy(text:match(script == 'zeroshot' and 'accuracy 0?%.?%d' or 'P@1 %d') ~= nil, text)
+  end
+end)
+
 t.test('resume continues from the checkpoint', function()
   local ok, text = run(string.format('--data %s/data --out %s/run --max-steps 3 --resume --no-eval', tmp, tmp))
   t.truthy(ok, 'resume exits 0:\n' .. text)
