@@ -3,17 +3,11 @@
 --
 --   prior scripts/make_synthetic.lua [--data DIR] [--config tiny|paper|FILE.lua] [--image-size N] [--all] [--force]
 local prior = require 'prior'
-local PRIOR = require 'prior.models.prior'
+local cli = require 'prior.cli'
 
-local opts = { data = 'data/synthetic', config = 'tiny', ['image-size'] = false, all = false, force = false }
-local argv, i = arg or {}, 1
-while argv[i] do
-  local key = argv[i]:match('^%-%-(.+)$')
-  if key == 'all' or key == 'force' then opts[key] = true; i = i + 1
-  elseif key and opts[key] ~= nil and argv[i + 1] then opts[key] = tonumber(argv[i + 1]) or argv[i + 1]; i = i + 2
-  else error('make_synthetic: unknown or incomplete argument ' .. tostring(argv[i]), 0) end
-end
-local cfg = opts.config:match('%.lua$') and dofile(opts.config) or PRIOR.preset(opts.config)
+local opts = cli.parse('make_synthetic', { data = 'data/synthetic', config = 'tiny', ['image-size'] = false },
+                      { 'all', 'force' })
+local cfg = cli.config(opts.config)
 local d = cfg.data
 local trees = opts.all and { 'mimic', 'chexpert', 'rsna', 'siim' } or { 'mimic', 'chexpert' }
 local paths = prior.data.synthetic{ root = opts.data, seed = d.seed or 0, image_size = opts['image-size'] or d.image_size,

@@ -18,24 +18,17 @@ local PRIOR = require 'prior.models.prior'
 local checkpoint = require 'prior.train.checkpoint'
 local runlog = require 'prior.train.log'
 local eval = require 'prior.eval'
+local cli = require 'prior.cli'
 local C = require('prior.capi').C
 
 -- ---- arguments ---------------------------------------------------------------------------------------------------
-local opts = { config = 'tiny', data = 'data/synthetic', out = false, resume = false, seed = 0, ['epochs-scale'] = 1,
-               eval = true, quiet = false, ['shuffle-pairs'] = false, lr = false, stages = false, ['lam-activation'] = false,
-               ['max-steps'] = false, ['checkpoint-every'] = false, ['stop-after'] = false, ['poison-step'] = false }
-local argv, i = arg or {}, 1
-while argv[i] do
-  local a = argv[i]
-  local key = a:match('^%-%-(.+)$')
-  if key == 'resume' or key == 'quiet' or key == 'shuffle-pairs' then opts[key] = true; i = i + 1
-  elseif key == 'no-eval' then opts.eval = false; i = i + 1
-  elseif key and opts[key] ~= nil then
-    if argv[i + 1] == nil then error('pretrain: --' .. key .. ' needs a value', 0) end
-    opts[key] = tonumber(argv[i + 1]) or argv[i + 1]; i = i + 2
-  else error('pretrain: unknown argument ' .. a .. ' (see the header of scripts/pretrain.lua)', 0) end
-end
-local cfg = opts.config:match('%.lua$') and dofile(opts.config) or PRIOR.preset(opts.config)
+local opts = cli.parse('pretrain', { config = 'tiny', data = 'data/synthetic', out = false, seed = 0,
+                                   ['epochs-scale'] = 1, lr = false, stages = false, ['lam-activation'] = false,
+                                   ['max-steps'] = false, ['checkpoint-every'] = false, ['stop-after'] = false,
+                                   ['poison-step'] = false },
+                      { 'resume', 'quiet', 'shuffle-pairs', 'no-eval' })
+opts.eval = not opts['no-eval']
+local cfg = cli.config(opts.config)
 if opts.lr then cfg.train.lr = opts.lr end
 if opts['checkpoint-every'] then cfg.train.checkpoint_every = opts['checkpoint-every'] end
 if opts.stages then -- only the first N stages (quick checks)
@@ -62,12 +55,8 @@ local per_epoch = loader:batches_per_epoch()
 
 -- ---- model -----------------------------------------------------------------------------------------------------------
 prior.seed(opts.seed)
-local mcfg = { vocab_size = tok:vocab_size() } -- the config's model table is complete: no preset lookup
-for k, v in pairs(cfg.model) do if mcfg[k] == nil then mcfg[k] = v end end
-mcfg.max_positions = math.max(mcfg.max_positions or 0, d.max_length)
-if opts['lam-activation'] then mcfg.lam_activation = opts['lam-activation'] end -- the Table 3 ablation
-local model = PRIOR.new(mcfg)
-model.config.preset = cfg.preset
+local model = PRIOR.from_config(cfg, tok:vocab_size(),
+                                { lam_activation = opts['lam-activation'] or nil }) -- the Table 3 ablation
 say('model: %s', tostring(model))
 
 -- ---- schedule --------------------------------------------------------------------------------------------------------
@@ -222,9 +211,7 @@ model:save(out .. '/prior.safetensors', { preset = cfg.preset or 'custom' })
 
 -- ---- evaluation -----------------------------------------------------------------------------------------------------
 if opts.eval then
-  local five, _, class_of = prior.data.chexpert5x200{ root = paths.chexpert, per_class = d.per_class, seed = d.seed }
-  local eval_loader = prior.data.loader(five, { batch_size = 64, image_size = d.image_size, workers = d.workers,
-                                                shuffle = false, drop_last = false, augment = false, seed = 0 })
+  local eval_loader, _, class_of = eval.chexpert_loader(paths.chexpert, cfg)
   local zs = eval.zeroshot(model, tok, eval_loader, class_of, { prompt = cfg.eval.prompts, local_weight = cfg.eval.local_weight,
                                                                use_spb = cfg.eval.use_spb, tau = cfg.eval.tau })
   say('zero-shot classification (CheXpert 5x%d, %d images): accuracy %.4f  precision %.4f  recall %.4f  F1 %.4f  kappa %.4f',

@@ -7,28 +7,17 @@
 local prior = require 'prior'
 local PRIOR = require 'prior.models.prior'
 local eval = require 'prior.eval'
+local cli = require 'prior.cli'
 
-local opts = { ckpt = false, config = 'tiny', data = 'data/synthetic', ['per-class'] = false, prompt = false,
-               ['local-weight'] = false, spb = false, tau = false }
-local argv, i = arg or {}, 1
-while argv[i] do
-  local key = argv[i]:match('^%-%-(.+)$')
-  if key and opts[key] ~= nil and argv[i + 1] then opts[key] = tonumber(argv[i + 1]) or argv[i + 1]; i = i + 2
-  else error('zeroshot: unknown or incomplete argument ' .. tostring(argv[i]) .. ' (see the header of scripts/zeroshot.lua)', 0) end
-end
+local opts = cli.parse('zeroshot', { ckpt = false, config = 'tiny', data = 'data/synthetic', ['per-class'] = false, prompt = false,
+                                   ['local-weight'] = false, spb = false, tau = false })
 if not opts.ckpt then error('zeroshot: --ckpt PATH is required', 0) end
-local cfg = opts.config:match('%.lua$') and dofile(opts.config) or PRIOR.preset(opts.config)
+local cfg = cli.config(opts.config)
 local d, e = cfg.data, cfg.eval
 local tok = prior.data.tokenizer(opts.data .. '/vocab.txt')
-local mcfg = { vocab_size = tok:vocab_size() }
-for k, v in pairs(cfg.model) do if mcfg[k] == nil then mcfg[k] = v end end
-mcfg.max_positions = math.max(mcfg.max_positions or 0, d.max_length)
-local model = PRIOR.new(mcfg)
+local model = PRIOR.from_config(cfg, tok:vocab_size())
 model:load(opts.ckpt, { drop_prefixes = 'optimizer.' })
-local per_class = opts['per-class'] or d.per_class
-local five, classes, class_of = prior.data.chexpert5x200{ root = opts.data .. '/chexpert', per_class = per_class, seed = d.seed }
-local loader = prior.data.loader(five, { batch_size = 64, image_size = d.image_size, workers = d.workers or 1,
-                                         shuffle = false, drop_last = false, augment = false, seed = 0 })
+local loader, classes, class_of = eval.chexpert_loader(opts.data .. '/chexpert', cfg, opts['per-class'] or nil)
 local use_spb = e.use_spb
 if opts.spb then use_spb = opts.spb == 'yes' end
 local m = eval.zeroshot(model, tok, loader, class_of, { prompt = opts.prompt or e.prompts, classes = classes,

@@ -20,30 +20,9 @@ V.COMMON_USAGE = [[
 -- Parses `--key value` pairs (and --help) against defaults; numbers stay numbers. Flags listed in `flags` take
 -- no value. Prints the usage and exits on --help.
 function V.args(name, usage, defaults, flags)
-  local opts = {ckpt = nil, data = nil, out = 'runs/figures', preset = 'tiny', seed = 0}
-  for k, v in pairs(defaults or {}) do opts[k] = v end
-  local is_flag = {}
-  for _, f in ipairs(flags or {}) do is_flag[f] = true end
-  local argv, i = arg or {}, 1
-  while argv[i] do
-    local a = argv[i]
-    local key = a:match('^%-%-([%w%-]+)$')
-    if a == '--help' or a == '-h' then
-      io.stdout:write(usage, '\n', V.COMMON_USAGE, '\n')
-      os.exit(0)
-    elseif key and is_flag[key] then
-      opts[key] = true
-      i = i + 1
-    elseif key and (opts[key] ~= nil or key == 'ckpt' or key == 'data') then
-      if argv[i + 1] == nil then error(name .. ': --' .. key .. ' needs a value', 0) end
-      local v = argv[i + 1]
-      opts[key] = type(opts[key]) == 'number' and (tonumber(v) or error(name .. ': --' .. key .. ' needs a number, got ' .. v, 0)) or v
-      i = i + 2
-    else
-      error(name .. ': unknown argument ' .. a .. ' (see --help)', 0)
-    end
-  end
-  return opts
+  local all = {ckpt = false, data = false, out = 'runs/figures', preset = 'tiny', seed = 0}
+  for k, v in pairs(defaults or {}) do all[k] = v end
+  return require('prior.cli').parse(name, all, flags, usage .. '\n' .. V.COMMON_USAGE)
 end
 
 local function exists(path)

@@ -113,6 +113,17 @@ function M.retrieval(model, tok, loader, class_of, reports, report_class, opts)
   return out
 end
 
+-- The CheXpert 5xK selection of a data set (built from cfg.data's seed if missing) and an in-order loader over it:
+-- loader, class names, class_of (1-based position -> 0-based class).
+function M.chexpert_loader(chexpert_root, cfg, per_class)
+  local d = cfg.data
+  local five, classes, class_of = prior.data.chexpert5x200{ root = chexpert_root, per_class = per_class or d.per_class,
+                                                            seed = d.seed }
+  local loader = prior.data.loader(five, { batch_size = 64, image_size = d.image_size, workers = d.workers or 1,
+                                           shuffle = false, drop_last = false, augment = false, seed = 0 })
+  return loader, classes, class_of
+end
+
 -- The retrieval pool: reports of a dataset whose positive labels are exactly one of `classes`; returns the
 -- reports (lists of sentences) and their 0-based classes.
 function M.report_pool(ds, classes, per_class)

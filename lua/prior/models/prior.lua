@@ -100,6 +100,18 @@ function PRIOR.new(opts)
   self:_collect_params()
   return self
 end
+-- The model a configuration table describes (its complete `model` part, no preset lookup), for a vocabulary of
+-- vocab_size and reports of up to cfg.data.max_length tokens; overrides (may be nil) replace model fields.
+function PRIOR.from_config(cfg, vocab_size, overrides)
+  local m = { vocab_size = vocab_size }
+  for k, v in pairs(cfg.model) do if m[k] == nil then m[k] = v end end
+  for k, v in pairs(overrides or {}) do m[k] = v end
+  local max_length = cfg.data and cfg.data.max_length or 0
+  m.max_positions = math.max(m.max_positions or 0, max_length)
+  local model = PRIOR.new(m)
+  model.config.preset = cfg.preset
+  return model
+end
 setmetatable(PRIOR, { __call = function(_, opts) return PRIOR.new(opts) end })
 
 -- Lua tensors sharing the C parameters (each holds its own reference).
