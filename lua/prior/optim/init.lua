@@ -2,8 +2,8 @@
 local optim = {}
 optim.Optimizer = require 'prior.optim.Optimizer'
 optim.SGD = require 'prior.optim.SGD'
-optim.Adam = require 'prior.optim.Adam'
-optim.AdamW = require 'prior.optim.AdamW'
+optim.Adam = require('prior.optim.Adam').Adam
+optim.AdamW = require('prior.optim.Adam').AdamW
 optim.schedule = require 'prior.optim.schedule'
 optim.clip_grad_norm_ = require 'prior.optim.clip'
 return optim
