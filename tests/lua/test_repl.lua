@@ -49,12 +49,19 @@ local function type_text(session, text)
 end
 local function key(session, k) ok_exec(tmux('send-keys -t ' .. session .. ' ' .. k)) end
 local function line(session, text) type_text(session, text); key(session, 'Enter') end
+local function alive(session) return ok_exec(tmux('has-session -t ' .. session .. ' 2>/dev/null')) end
+-- A session that lives for the whole file keeps the tmux server up: otherwise the server exits when a REPL's
+-- session ends, and a new-session sent while it shuts down is lost (seen on a loaded machine).
+if have_tmux then ok_exec(tmux('new-session -d -s keeper -x 20 -y 5 ' .. q('sleep 100000'))) end
 local function start(session, args)
-  ok_exec(tmux('new-session -d -s ' .. session .. ' -x 160 -y 50 ' ..
-               q('env PRIOR_HISTORY=' .. q(history) .. ' ' .. q(exe) .. (args or ''))))
+  for _ = 1, 5 do
+    ok_exec(tmux('new-session -d -s ' .. session .. ' -x 160 -y 50 ' ..
+                 q('env PRIOR_HISTORY=' .. q(history) .. ' ' .. q(exe) .. (args or ''))))
+    if alive(session) then break end
+    ok_exec('sleep 0.2')
+  end
   return wait_for(session, 'prior> ')
 end
-local function alive(session) return ok_exec(tmux('has-session -t ' .. session .. ' 2>/dev/null')) end
 
 T.test('a REPL session', function()
   if not have_tmux then T.skip('tmux is not installed') end
