@@ -215,7 +215,14 @@ static prior_status accumulate(prior_tensor **slot, prior_tensor *g) {
 static prior_status accumulate_leaf(prior_tensor *leaf, prior_tensor *g) {
   PRIOR_TRY(check_grad_shape("a leaf", g, leaf->ndim, leaf->shape));
   if (!leaf->grad) {
-    /* A fresh contiguous copy: g may alias another tensor's memory (add passes its gradient through). */
+    /* A gradient nothing else refers to becomes the leaf's .grad as it is (as PyTorch steals it): copying
+     * every parameter's gradient would cost a model-sized copy per step. Otherwise a fresh contiguous copy:
+     * g may alias another tensor's memory (add passes its gradient through). */
+    if (g->refcount == 1 && g->storage->refcount == 1 && !g->storage->external && !g->grad_fn &&
+        g->dtype == leaf->dtype && prior_tensor_is_contiguous(g)) {
+      leaf->grad = prior_detach(g);
+      return leaf->grad ? PRIOR_OK : prior_error_code();
+    }
     leaf->grad = prior_tensor_clone_raw(g);
     if (leaf->grad && leaf->grad->dtype != leaf->dtype) {
       prior_tensor *converted = prior_tensor_to_dtype_raw(leaf->grad, (prior_dtype)leaf->dtype);
