@@ -5,9 +5,10 @@
 --   prior scripts/pretrain.lua [--config tiny|paper|FILE.lua] [--data DIR] [--out DIR] [--resume] [--seed N]
 --                              [--epochs-scale X] [--lam-activation sigmoid|softmax] [--no-eval] [--quiet]
 --                              [--lr X] [--stages N] [--max-steps N] [--shuffle-pairs] [--checkpoint-every N]
---                              [--stop-after N] [--poison-step N]
+--                              [--stop-after N] [--poison-step N] [--autocast]
 -- --checkpoint-every N overrides the preset's checkpoint interval; --stop-after N exits abruptly after global step N
--- (resume tests); --poison-step N sets a parameter to NaN before step N (the NaN test). --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
+-- (resume tests); --autocast trains in mixed precision (bf16 matmuls and convolutions, f32 weights: prior.autocast;
+-- also `train.autocast = true` in a config); --poison-step N sets a parameter to NaN before step N (the NaN test). --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
 -- stage at N steps (smoke tests); --shuffle-pairs is the control run (every image trained with another study's
 -- report: nothing to learn, so evaluation should stay near chance). Outputs in --out (default runs/pretrain-<preset>): log.jsonl (every step),
 -- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it), stageN.safetensors,
@@ -26,7 +27,7 @@ local opts = cli.parse('pretrain', { config = 'tiny', data = 'data/synthetic', o
                                    ['epochs-scale'] = 1, lr = false, stages = false, ['lam-activation'] = false,
                                    ['max-steps'] = false, ['checkpoint-every'] = false, ['stop-after'] = false,
                                    ['poison-step'] = false },
-                      { 'resume', 'quiet', 'shuffle-pairs', 'no-eval' })
+                      { 'resume', 'quiet', 'shuffle-pairs', 'no-eval', 'autocast' })
 opts.eval = not opts['no-eval']
 local cfg = cli.config(opts.config)
 if opts.lr then cfg.train.lr = opts.lr end
@@ -55,6 +56,10 @@ local per_epoch = loader:batches_per_epoch()
 
 -- ---- model -----------------------------------------------------------------------------------------------------------
 prior.seed(opts.seed)
+if opts.autocast or cfg.train.autocast then
+  local _, native = prior.autocast(true)
+  say('autocast: bf16 matmuls and convolutions%s', native and '' or ' on the GPU only (this CPU has no native bf16: it stays f32)')
+end
 local model = PRIOR.from_config(cfg, tok:vocab_size(),
                                 { lam_activation = opts['lam-activation'] or nil }) -- the Table 3 ablation
 say('model: %s', tostring(model))

@@ -21,12 +21,7 @@ function M.build_info()
   return require('ffi').string(C.prior_build_info())
 end
 
--- cuda.autocast(true) runs GPU matmuls and convolutions of f32 tensors in bf16 with f32 accumulation and
--- f32 outputs; cuda.autocast(false) is pure f32 (the default). Returns the previous setting.
-function M.autocast(on)
-  local prev = C.prior_autocast_enabled() ~= 0
-  if on ~= nil then capi.status(C.prior_autocast_set(on and 1 or 0, 6 --[[ PRIOR_BF16 ]]), 2) end
-  return prev
-end
+-- cuda.autocast([on]): the same switch as prior.autocast (one process-wide setting for every device).
+function M.autocast(on) return (require('prior').autocast(on)) end
 
 return M

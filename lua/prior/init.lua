@@ -53,6 +53,14 @@ function prior.no_grad(fn, ...)
   return unpack(res, 2, res.n)
 end
 function prior.grad_enabled() return C.prior_grad_enabled() ~= 0 end
+
+-- prior.autocast([on]): mixed precision for every device (prior/amp.h); returns the previous setting and
+-- whether this CPU computes bf16 natively (without it the CPU stays f32).
+function prior.autocast(on)
+  local prev = C.prior_autocast_enabled() ~= 0
+  if on ~= nil then capi.status(C.prior_autocast_set(on and 1 or 0, 6 --[[ PRIOR_BF16 ]]), 2) end
+  return prev, C.prior_autocast_native(C.prior_cpu()) ~= 0
+end
 function prior.set_grad_enabled(on) return C.prior_set_grad_enabled(on and 1 or 0) ~= 0 end
 
 -- ---- memory ---------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 /* Times one PRIOR training step (forward, backward of the stage's total loss, Adam update) at a chosen preset size.
- * usage: bench_prior_step [tiny|paper] [batch] [stage] [repeats] */
+ * usage: bench_prior_step [tiny|paper] [batch] [stage] [repeats] [f32|bf16]
+ * bf16: autocast (matmuls and convolutions with bf16 operands, f32 accumulation; prior/amp.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,11 @@ int main(int argc, char **argv) {
   int64_t batch = argc > 2 ? atoll(argv[2]) : 16;
   int stage = argc > 3 ? atoi(argv[3]) : 3;
   int repeats = argc > 4 ? atoi(argv[4]) : 5;
+  int bf16 = argc > 5 && strcmp(argv[5], "bf16") == 0;
+  if (bf16 && prior_autocast_set(1, PRIOR_BF16) != PRIOR_OK) {
+    fprintf(stderr, "%s\n", prior_error_message());
+    return 1;
+  }
   prior_model_config c = prior_model_config_paper();
   int64_t length = 256, sentences = 6;
   if (strcmp(preset, "tiny") == 0) {
@@ -82,8 +88,9 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_SELF, &ru);
   prior_memory_stats ms;
   prior_memory_stats_get(prior_cpu(), &ms);
-  printf("prior step: preset %s batch %lld stage %d params %.2fM: median %.3f s (first %.3f s), peak RSS %.0f MB, "
-         "tensor peak %.0f MB\n", preset, (long long)batch, stage, prior_params_numel(prior_model_params(m)) / 1e6,
+  printf("prior step (%s%s): preset %s batch %lld stage %d params %.2fM: median %.3f s (first %.3f s), peak RSS %.0f MB, "
+         "tensor peak %.0f MB\n", bf16 ? "bf16 autocast" : "f32",
+         bf16 && !prior_autocast_native(prior_cpu()) ? ", no native bf16: ran f32" : "", preset, (long long)batch, stage, prior_params_numel(prior_model_params(m)) / 1e6,
          times[1 + repeats / 2], times[0], ru.ru_maxrss / 1024.0, ms.peak_bytes_in_use / 1048576.0);
   return 0;
 }

@@ -1,6 +1,6 @@
 """One stage-3 PRIOR training step at the paper preset in PyTorch on CPU: the reference side of the step benchmark.
 
-usage: python3 tests/bench/bench_prior_step_torch.py --threads 2 [--batch 4] [--warmup 1] [--steps 3]
+usage: python3 tests/bench/bench_prior_step_torch.py --threads 2 [--batch 4] [--warmup 1] [--steps 3] [--bf16]
 
 The model is tests/fixtures/prior/prior_reference.py with paper_config(): ResNet50 on 1x224x224, BioClinicalBERT
 sizes (vocab 28996, hidden 768, 12 layers, 12 heads, FFN 3072), 512 prototypes, 16 queries, 6 decoder layers,
@@ -8,7 +8,10 @@ reports padded to 256 tokens, float32. A step is: forward of every stage-3 loss 
 channel-dropout mask), backward of the total, Adam (lr 1e-5, weight decay 1e-6) update. Prints the median step
 time over --steps after --warmup steps, and the process's peak resident set size (getrusage ru_maxrss: the whole
 process, Python and libtorch included, which is what the machine has to hold).
+--bf16 runs the forward under torch.autocast("cpu", dtype=torch.bfloat16): matmuls and convolutions with bf16
+operands, master weights and optimizer in float32 (the counterpart of prior's autocast).
 """
+import contextlib
 import argparse
 import os
 import resource
@@ -52,6 +55,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--length", type=int, default=256)
+    ap.add_argument("--bf16", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
@@ -72,8 +76,10 @@ def main():
         g_gpa = -torch.log(-torch.log(torch.rand(args.batch, q, k).clamp(1e-10, 1 - 1e-10)))
         channel_mask = (torch.rand(args.batch, d) >= 0.5).float() * 2.0
         opt.zero_grad(set_to_none=True)
-        losses = model.step(images, ids, mask, sidx, 3, tau=0.9, gumbel=g, gumbel_gpa=g_gpa,
-                            ccr_channel_mask=channel_mask)
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
+        with autocast:
+            losses = model.step(images, ids, mask, sidx, 3, tau=0.9, gumbel=g, gumbel_gpa=g_gpa,
+                                ccr_channel_mask=channel_mask)
         losses["total"].backward()
         opt.step()
         dt = time.perf_counter() - t0
@@ -82,9 +88,9 @@ def main():
         print("  step %d: %.2f s, total loss %.4f%s" % (i, dt, losses["total"].item(), " (warm-up)" if i < args.warmup else ""),
               file=sys.stderr)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
-    print("prior stage-3 step, PyTorch %s reference, paper preset (%.1fM parameters), batch %d, %d threads: "
+    print("prior stage-3 step, PyTorch %s reference (%s), paper preset (%.1fM parameters), batch %d, %d threads: "
           "median %.2f s over %d steps (min %.2f, max %.2f), peak RSS %.0f MiB"
-          % (torch.__version__, n_params / 1e6, args.batch, args.threads, statistics.median(times), len(times),
+          % (torch.__version__, "bf16 autocast" if args.bf16 else "f32", n_params / 1e6, args.batch, args.threads, statistics.median(times), len(times),
              min(times), max(times), rss_mib))
 
 

@@ -116,7 +116,7 @@ enum { CONV_FWD = 1, CONV_BWD_DATA = 2, CONV_BWD_WEIGHTS = 3 };
 
 /* Everything a cached primitive depends on; zero-filled before use so padding bytes compare equal. */
 typedef struct conv_key {
-  int64_t kind, with_bias, plain;
+  int64_t kind, with_bias, plain, bf16;
   conv_dims d;
   int64_t stride[2], pad[2], dilation[2];
 } conv_key;
@@ -140,25 +140,29 @@ typedef struct conv_mds {
   dnnl_memory_desc_t src_p, wei_p, bias_p, dst_p; /* what the primitive is told */
 } conv_mds;
 
-static void make_mds(conv_mds *m, const conv_key *k) {
+/* Under autocast (bf16) the primitive reads its inputs in bf16 and writes f32: src and weights forward; the
+ * output gradient and weights for the data gradient; src and output gradient for the weight gradient. The
+ * plan's reorders do the f32 -> bf16 conversion on the way in. `for_kind` picks the dtypes of that pass. */
+static void make_mds(conv_mds *m, const conv_key *k, int64_t for_kind) {
   const conv_dims *d = &k->d;
   dnnl_dims_t src = {d->N, d->C, d->H, d->W}, dst = {d->N, d->O, d->OH, d->OW}, bias = {d->O};
   dnnl_dims_t wei = {d->O, d->Cg, d->KH, d->KW}, wei_g = {d->G, d->Og, d->Cg, d->KH, d->KW};
   int grouped = d->G > 1;
-  dnnl_format_tag_t any = k->plain ? dnnl_format_tag_undef : dnnl_format_tag_any;
+  dnnl_data_type_t low = k->bf16 ? dnnl_bf16 : dnnl_f32;
+  dnnl_data_type_t src_t = for_kind == CONV_BWD_DATA ? dnnl_f32 : low;
+  dnnl_data_type_t wei_t = for_kind == CONV_BWD_WEIGHTS ? dnnl_f32 : low;
+  dnnl_data_type_t dst_t = for_kind == CONV_FWD ? dnnl_f32 : low;
   dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_f32, dnnl_nchw);
   dnnl_memory_desc_init_by_tag(&m->dst, 4, dst, dnnl_f32, dnnl_nchw);
   dnnl_memory_desc_init_by_tag(&m->bias, 1, bias, dnnl_f32, dnnl_a);
   if (grouped) dnnl_memory_desc_init_by_tag(&m->wei, 5, wei_g, dnnl_f32, dnnl_goihw);
   else dnnl_memory_desc_init_by_tag(&m->wei, 4, wei, dnnl_f32, dnnl_oihw);
   m->bias_p = m->bias;
-  if (any == dnnl_format_tag_undef) {
-    m->src_p = m->src, m->dst_p = m->dst, m->wei_p = m->wei;
-  } else {
-    dnnl_memory_desc_init_by_tag(&m->src_p, 4, src, dnnl_f32, any);
-    dnnl_memory_desc_init_by_tag(&m->dst_p, 4, dst, dnnl_f32, any);
-    dnnl_memory_desc_init_by_tag(&m->wei_p, grouped ? 5 : 4, grouped ? wei_g : wei, dnnl_f32, any);
-  }
+  dnnl_format_tag_t src_tag = k->plain ? dnnl_nchw : dnnl_format_tag_any;
+  dnnl_format_tag_t wei_tag = k->plain ? (grouped ? dnnl_goihw : dnnl_oihw) : dnnl_format_tag_any;
+  dnnl_memory_desc_init_by_tag(&m->src_p, 4, src, src_t, src_tag);
+  dnnl_memory_desc_init_by_tag(&m->dst_p, 4, dst, dst_t, src_tag);
+  dnnl_memory_desc_init_by_tag(&m->wei_p, grouped ? 5 : 4, grouped ? wei_g : wei, wei_t, wei_tag);
 }
 
 static dnnl_status_t forward_pd(dnnl_primitive_desc_t *pd, const conv_mds *m, const conv_key *k, int with_bias) {
@@ -173,10 +177,13 @@ static dnnl_status_t forward_pd(dnnl_primitive_desc_t *pd, const conv_mds *m, co
 
 static prior_dnnl_plan *build_plan(const char *op, const conv_key *k) {
   if (!prior_dnnl_engine()) return NULL;
-  conv_mds m;
-  make_mds(&m, k);
+  conv_mds m, hint;
+  make_mds(&m, k, k->kind);
+  /* the backward passes are created with a forward primitive as a hint; under autocast it takes their dtypes */
+  make_mds(&hint, k, k->bf16 ? CONV_FWD : k->kind);
+  if (k->bf16 && k->kind != CONV_FWD) hint.dst_p.data_type = dnnl_bf16;
   dnnl_primitive_desc_t fwd = NULL, pd = NULL;
-  dnnl_status_t st = forward_pd(&fwd, &m, k, k->kind == CONV_FWD && k->with_bias);
+  dnnl_status_t st = forward_pd(&fwd, k->kind == CONV_FWD ? &m : &hint, k, k->kind == CONV_FWD && k->with_bias);
   if (st != dnnl_success) return prior_dnnl_error(op, "convolution descriptor", st), NULL;
   dnnl_dims_t strides = {k->stride[0], k->stride[1]}, pad = {k->pad[0], k->pad[1]};
   dnnl_dims_t dil = {k->dilation[0] - 1, k->dilation[1] - 1};
@@ -216,7 +223,9 @@ static prior_status run_f32(const char *op, int kind, const conv_dims *d, const 
                             void *const *ptrs) {
   conv_key k;
   memset(&k, 0, sizeof k);
-  k.kind = kind, k.with_bias = with_bias, k.plain = use_plain_formats(d), k.d = *d;
+  k.kind = kind, k.with_bias = with_bias, k.d = *d;
+  k.bf16 = prior_cpu_autocast_bf16();
+  k.plain = k.bf16 ? 0 : use_plain_formats(d); /* the bf16 (AMX) kernels want blocked formats */
   for (int i = 0; i < 2; i++) k.stride[i] = p->stride[i], k.pad[i] = p->pad[i], k.dilation[i] = p->dilation[i];
   prior_dnnl_plan *plan = prior_dnnl_cache_get(&k, sizeof k);
   int owned = 0;

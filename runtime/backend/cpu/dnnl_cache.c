@@ -6,6 +6,7 @@
 
 #include "backend/cpu/dnnl_util.h"
 #include "prior/alloc.h"
+#include "prior/amp.h"
 #include "prior/device.h"
 
 static dnnl_engine_t g_engine;
@@ -46,6 +47,19 @@ static const char *status_name(dnnl_status_t st) {
 prior_status prior_dnnl_error(const char *op, const char *what, dnnl_status_t st) {
   return prior_error_set(st == dnnl_out_of_memory ? PRIOR_ERR_MEMORY : PRIOR_ERR_INTERNAL, "%s: oneDNN %s failed (%s)",
                          op, what, status_name(st));
+}
+
+int prior_autocast_native(prior_device device) {
+  if (device.type != PRIOR_DEVICE_CPU) return 1; /* the GPU backend takes bf16 on every supported device */
+  const dnnl_cpu_isa_t bf16 = dnnl_cpu_isa_avx512_core_bf16; /* ISA values are nested bit sets */
+  return (dnnl_get_effective_cpu_isa() & bf16) == bf16;
+}
+
+int prior_cpu_autocast_bf16(void) {
+  static int native = -1;
+  if (!prior_autocast_enabled()) return 0;
+  if (native < 0) native = prior_autocast_native(prior_cpu());
+  return native;
 }
 
 /* ---- the cache: a fixed-size open-addressing table, never evicting ----------------------------------- */

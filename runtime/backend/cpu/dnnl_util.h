@@ -53,6 +53,11 @@ void prior_dnnl_plan_destroy(void *plan);
 /* Runs the plan with ptrs[i] the data of argument i (in the order given at creation). */
 prior_status prior_dnnl_plan_execute(const char *op, const prior_dnnl_plan *plan, void *const *ptrs);
 
+/* Whether f32 matmuls and convolutions run with bf16 operands now: autocast is on (prior/amp.h) and the CPU
+ * computes bf16 natively (AVX-512 BF16 or AMX). Without native bf16 oneDNN would emulate it at a loss, so
+ * such a CPU stays in f32 and says so through prior_autocast_native(). */
+int prior_cpu_autocast_bf16(void);
+
 /* A plain row-major f32 memory descriptor of ndim dims. */
 dnnl_memory_desc_t prior_dnnl_md_plain(int ndim, const dnnl_dim_t *dims);
 

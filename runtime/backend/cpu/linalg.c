@@ -1,6 +1,8 @@
 /* CPU matrix products. f32: oneDNN's sgemm, one call per matrix of the batch; operands are passed with their
- * own strides whenever one of the two matrix strides is 1 (a transposed view costs nothing). f64: a plain
- * loop, the reference the f32 path is tested against. */
+ * own strides whenever one of the two matrix strides is 1 (a transposed view costs nothing). Under autocast
+ * (prior/amp.h) on a CPU with native bf16: oneDNN's matmul primitive with bf16 operands and f32 results, the
+ * whole batch in one call. f64: a plain loop, the reference the f32 path is tested
+ * against. */
 #include <omp.h>
 #include <string.h>
 
@@ -76,6 +78,77 @@ static prior_status matmul_f32(prior_tensor *out, const prior_tensor *a, const p
   return PRIOR_OK;
 }
 
+/* ---- bf16 operands under autocast ------------------------------------------------------------------------ */
+
+/* Everything a cached bf16 matmul plan depends on; zero-filled so padding bytes compare equal. */
+typedef struct bf16_key {
+  int64_t ndim;
+  int64_t out_dims[PRIOR_MAX_DIMS];
+  int64_t a_dims[PRIOR_MAX_DIMS], a_strides[PRIOR_MAX_DIMS];
+  int64_t b_dims[PRIOR_MAX_DIMS], b_strides[PRIOR_MAX_DIMS];
+} bf16_key;
+
+/* An operand as oneDNN sees it: out's batch dims with the operand's strides, and 1 where the operand is
+ * broadcast (stride 0), which oneDNN's matmul broadcasts itself; then its own matrix dims. */
+static void operand_dims(const prior_tensor *t, const prior_tensor *out, int64_t rows, int64_t cols, int64_t *dims,
+                         int64_t *strides) {
+  int nd = out->ndim;
+  for (int d = 0; d < nd - 2; d++) {
+    dims[d] = t->strides[d] == 0 ? 1 : out->shape[d];
+    strides[d] = t->strides[d];
+  }
+  dims[nd - 2] = rows, dims[nd - 1] = cols;
+  strides[nd - 2] = t->strides[nd - 2], strides[nd - 1] = t->strides[nd - 1];
+}
+
+/* A plan for the whole batched product: our f32 operands, read with their strides (permuted heads, transposes,
+ * broadcasts), are reordered into bf16 in whatever layout the primitive prefers; the output is f32 row-major. */
+static prior_dnnl_plan *bf16_plan(const bf16_key *key) {
+  if (!prior_dnnl_engine()) return NULL;
+  int nd = (int)key->ndim;
+  dnnl_dims_t ad, as, bd, bs, od, os;
+  for (int d = 0; d < nd; d++) {
+    ad[d] = key->a_dims[d], as[d] = key->a_strides[d], bd[d] = key->b_dims[d], bs[d] = key->b_strides[d];
+    od[d] = key->out_dims[d];
+  }
+  os[nd - 1] = 1;
+  for (int d = nd - 2; d >= 0; d--) os[d] = os[d + 1] * od[d + 1];
+  dnnl_memory_desc_t user[3], prim_a, prim_b;
+  dnnl_memory_desc_init_by_strides(&user[0], nd, ad, dnnl_f32, as);
+  dnnl_memory_desc_init_by_strides(&user[1], nd, bd, dnnl_f32, bs);
+  dnnl_memory_desc_init_by_strides(&user[2], nd, od, dnnl_f32, os);
+  dnnl_memory_desc_init_by_tag(&prim_a, nd, ad, dnnl_bf16, dnnl_format_tag_any);
+  dnnl_memory_desc_init_by_tag(&prim_b, nd, bd, dnnl_bf16, dnnl_format_tag_any);
+  dnnl_matmul_desc_t md;
+  dnnl_primitive_desc_t pd;
+  dnnl_status_t st = dnnl_matmul_desc_init(&md, &prim_a, &prim_b, NULL, &user[2]);
+  if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &md, NULL, prior_dnnl_engine(), NULL);
+  if (st != dnnl_success) return prior_dnnl_error("matmul", "bf16 matmul descriptor", st), NULL;
+  static const int ids[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, outs[3] = {0, 0, 1};
+  return prior_dnnl_plan_create("matmul", pd, 3, ids, user, outs);
+}
+
+static prior_status matmul_bf16(prior_tensor *out, const prior_tensor *a, const prior_tensor *b) {
+  int nd = out->ndim;
+  int64_t n = out->shape[nd - 2], m = out->shape[nd - 1], k = a->shape[nd - 1];
+  bf16_key key;
+  memset(&key, 0, sizeof key);
+  key.ndim = nd;
+  for (int d = 0; d < nd; d++) key.out_dims[d] = out->shape[d];
+  operand_dims(a, out, n, k, key.a_dims, key.a_strides);
+  operand_dims(b, out, k, m, key.b_dims, key.b_strides);
+  prior_dnnl_plan *plan = prior_dnnl_cache_get(&key, sizeof key);
+  int owned = 0;
+  if (!plan) {
+    if (!(plan = bf16_plan(&key))) return prior_error_code();
+    plan = prior_dnnl_cache_put(&key, sizeof key, plan, prior_dnnl_plan_destroy, &owned);
+  }
+  void *ptrs[3] = {prior_tensor_data(a), prior_tensor_data(b), prior_tensor_data(out)};
+  prior_status s = prior_dnnl_plan_execute("matmul", plan, ptrs);
+  if (owned) prior_dnnl_plan_destroy(plan);
+  return s;
+}
+
 static prior_status matmul_f64(prior_tensor *out, const prior_tensor *a, const prior_tensor *b) {
   int nd = out->ndim;
   int64_t n = out->shape[nd - 2], m = out->shape[nd - 1], k = a->shape[nd - 1];
@@ -105,7 +178,7 @@ static prior_status cpu_matmul(prior_tensor *out, const prior_tensor *a, const p
   if (prior_tensor_numel(out) == 0) return PRIOR_OK;
   if (a->shape[a->ndim - 1] == 0 || nm == 0) return prior_tensor_fill_(out, 0.0);
   switch (out->dtype) {
-    case PRIOR_F32: return matmul_f32(out, a, b);
+    case PRIOR_F32: return prior_cpu_autocast_bf16() ? matmul_bf16(out, a, b) : matmul_f32(out, a, b);
     case PRIOR_F64: return matmul_f64(out, a, b);
     default: return prior_error_set(PRIOR_ERR_DTYPE, "matmul: CPU kernel takes f32 or f64, got %s",
                                     prior_dtype_name((prior_dtype)out->dtype));

@@ -1,0 +1,169 @@
+/* Autocast on the CPU: f32 matmuls and convolutions (forward, backward data, backward weights) with bf16
+ * operands and f32 accumulation.
+ *
+ * Two properties pin it down. With inputs and output gradients that are exactly representable in bf16, the
+ * conversion loses nothing, so autocast must agree with the f64 reference to f32-accumulation precision: this
+ * catches wrong layouts, strides, batch handling or a wrong argument. With ordinary inputs, autocast must
+ * differ from plain f32 by about bf16's rounding (when the CPU computes bf16 natively), which shows the bf16
+ * path really ran; on a CPU without native bf16 it must equal plain f32. */
+#include "dense_util.h"
+#include "prior/amp.h"
+
+/* Rounds every element of an f64 tensor to the nearest bf16 value (ties to even), in place. */
+static void round_to_bf16(prior_tensor *t) {
+  double *p = prior_tensor_data(t);
+  for (int64_t i = 0; i < prior_tensor_numel(t); i++) {
+    float f = (float)p[i];
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;
+    memcpy(&f, &u, 4);
+    p[i] = f;
+  }
+}
+
+typedef struct run_out {
+  prior_tensor *y, *grads[3];
+} run_out;
+
+/* fn on copies of `in` in dtype dt (leaves requiring grad), backward from sum(y * r). */
+static run_out run(prior_gradcheck_fn fn, void *ctx, int n, prior_tensor *const *in, const prior_tensor *r,
+                   prior_dtype dt) {
+  run_out o = {0};
+  prior_tensor *x[3] = {0};
+  for (int i = 0; i < n; i++) {
+    x[i] = in[i] ? prior_tensor_to_dtype_raw(in[i], dt) : NULL;
+    if (x[i]) prior_tensor_set_requires_grad(x[i], 1);
+  }
+  o.y = fn(x, ctx);
+  CHECK_MSG(o.y != NULL, "forward failed: %s", prior_error_message());
+  if (o.y) {
+    prior_tensor *g = prior_tensor_to_dtype_raw(r, dt);
+    CHECK_OK(prior_backward(o.y, g, 0));
+    prior_tensor_free(g);
+  }
+  for (int i = 0; i < n; i++) {
+    o.grads[i] = x[i] && x[i]->grad ? prior_tensor_to_dtype_raw(x[i]->grad, PRIOR_F64) : NULL;
+    prior_tensor_free(x[i]);
+  }
+  return o;
+}
+
+static void run_free(run_out *o) { prior_free_all(4, o->y, o->grads[0], o->grads[1], o->grads[2]); }
+
+/* Largest relative difference over the output and every gradient. */
+static double max_diff(const run_out *a, const run_out *b, int n) {
+  double d = max_rel_diff(a->y, b->y);
+  for (int i = 0; i < n; i++)
+    if (a->grads[i] && b->grads[i]) d = fmax(d, max_rel_diff(a->grads[i], b->grads[i]));
+  return d;
+}
+
+static void check_case(const char *label, prior_gradcheck_fn fn, void *ctx, int n, const int64_t (*shapes)[4],
+                       const int *ndims) {
+  prior_tensor *in[3] = {0};
+  for (int i = 0; i < n; i++)
+    if (ndims[i]) in[i] = leaf_uniform(ndims[i], shapes[i], -1, 1);
+  prior_tensor *probe = fn(in, ctx); /* only for the output's shape */
+  prior_tensor *r = prior_tensor_empty(probe->ndim, probe->shape, PRIOR_F64, prior_cpu());
+  prior_tensor_uniform_(r, -1, 1);
+  prior_tensor_free(probe);
+  int native = prior_autocast_native(prior_cpu());
+
+  /* ordinary values: bf16 really used (or, without native bf16, exactly f32) */
+  run_out f32 = run(fn, ctx, n, in, r, PRIOR_F32);
+  CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+  run_out amp = run(fn, ctx, n, in, r, PRIOR_F32);
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  double d = max_diff(&amp, &f32, n);
+  if (native) CHECK_MSG(d > 1e-4 && d < 3e-2, "%s: autocast vs f32 differ by %.3g (expected bf16 rounding)", label, d);
+  else CHECK_MSG(d == 0, "%s: without native bf16 autocast must stay f32, differs by %.3g", label, d);
+  run_free(&f32);
+  run_free(&amp);
+
+  /* bf16-exact values: autocast equals the f64 reference up to f32 accumulation */
+  for (int i = 0; i < n; i++)
+    if (in[i]) round_to_bf16(in[i]);
+  round_to_bf16(r);
+  run_out ref = run(fn, ctx, n, in, r, PRIOR_F64);
+  CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+  amp = run(fn, ctx, n, in, r, PRIOR_F32);
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  d = max_diff(&amp, &ref, n);
+  CHECK_MSG(d < 2e-5, "%s: autocast on bf16-exact inputs vs f64 differ by %.3g", label, d);
+  run_free(&ref);
+  run_free(&amp);
+  prior_free_all(4, in[0], in[1], in[2], r);
+}
+
+/* ---- matmul ---- */
+
+enum { MM_PLAIN, MM_TRANSPOSED, MM_HEADS };
+
+static prior_tensor *apply_matmul(prior_tensor *const *in, void *ctx) {
+  int mode = *(const int *)ctx;
+  if (mode == MM_PLAIN) return prior_matmul(in[0], in[1]);
+  if (mode == MM_TRANSPOSED) { /* a @ b^T with b given [m, k]: a strided operand read in place */
+    prior_tensor *bt = prior_transpose(in[1], -1, -2);
+    prior_tensor *y = prior_matmul(in[0], bt);
+    prior_tensor_free(bt);
+    return y;
+  }
+  /* attention-style: [B, L, H, d] permuted to [B, H, L, d] times its transpose; no single batch stride */
+  int64_t order[4] = {0, 2, 1, 3};
+  prior_tensor *q = prior_permute(in[0], 4, order), *k = prior_permute(in[1], 4, order);
+  prior_tensor *kt = prior_transpose(k, -1, -2);
+  prior_tensor *y = prior_matmul(q, kt);
+  prior_free_all(3, q, k, kt);
+  return y;
+}
+
+static void test_matmul(void) {
+  int plain = MM_PLAIN, transposed = MM_TRANSPOSED, heads = MM_HEADS;
+  const int64_t s2[3][4] = {{37, 70}, {70, 45}};
+  const int nd2[3] = {2, 2, 0};
+  check_case("matmul 2-D", apply_matmul, &plain, 2, s2, nd2);
+  const int64_t sb[3][4] = {{3, 37, 70}, {3, 70, 45}};
+  const int ndb[3] = {3, 3, 0};
+  check_case("matmul batched", apply_matmul, &plain, 2, sb, ndb);
+  const int64_t sbc[3][4] = {{3, 37, 70}, {70, 45}};
+  const int ndbc[3] = {3, 2, 0};
+  check_case("matmul broadcast weights", apply_matmul, &plain, 2, sbc, ndbc);
+  const int64_t st[3][4] = {{4, 37, 70}, {45, 70}};
+  check_case("matmul transposed operand", apply_matmul, &transposed, 2, st, ndbc);
+  const int64_t sh[3][4] = {{2, 19, 3, 16}, {2, 19, 3, 16}};
+  const int ndh[3] = {4, 4, 0};
+  check_case("matmul permuted heads", apply_matmul, &heads, 2, sh, ndh);
+}
+
+/* ---- conv2d ---- */
+
+typedef struct conv_case {
+  int64_t stride, pad;
+} conv_case;
+
+static prior_tensor *apply_conv(prior_tensor *const *in, void *ctx) {
+  const conv_case *c = ctx;
+  return prior_conv2d(in[0], in[1], in[2], c->stride, c->stride, c->pad, c->pad, 1, 1, 1);
+}
+
+static void test_conv(void) {
+  conv_case c3 = {2, 1}, c1 = {1, 0};
+  const int64_t s3[3][4] = {{2, 16, 15, 15}, {24, 16, 3, 3}, {24}};
+  const int nd[3] = {4, 4, 1};
+  check_case("conv 3x3 stride 2 (blocked formats)", apply_conv, &c3, 3, s3, nd);
+  const int64_t s1[3][4] = {{2, 16, 28, 28}, {32, 16, 1, 1}, {32}};
+  check_case("conv 1x1 on 28x28 (plain formats)", apply_conv, &c1, 3, s1, nd);
+}
+
+static void test_switch(void) {
+  CHECK_ERR(prior_autocast_set(1, PRIOR_F16), PRIOR_ERR_UNSUPPORTED, "only bf16");
+  CHECK(prior_autocast_enabled() == 0);
+}
+
+int main(void) {
+  test_switch();
+  test_matmul();
+  test_conv();
+  return check_summary("test_autocast_cpu");
+}
