@@ -70,6 +70,8 @@ local function c_config(m)
   set('num_queries', 'num_queries')
   set('decoder_layers', 'decoder_layers')
   set('decoder_causal', 'decoder_causal', bool)
+  set('decoder_embeddings', 'decoder_embeddings', bool)
+  set('ccr_conv_bias', 'ccr_conv_bias', bool)
   set('lam_activation', 'lam_activation', enum(LAM))
   set('local_tokens_reference', 'local_tokens_reference', bool)
   set('proj_mlp', 'proj_mlp', bool)
@@ -269,10 +271,10 @@ end
 function PRIOR:load(path, opts)
   opts = opts or {}
   local o = C.prior_load_options_default()
-  for _, k in ipairs({ 'root_key', 'strip_prefixes', 'add_prefix', 'drop_prefixes' }) do
+  for _, k in ipairs({ 'root_key', 'strip_prefixes', 'add_prefix', 'drop_prefixes', 'rename', 'only_prefixes' }) do
     if opts[k] ~= nil then o[k] = opts[k] end
   end
-  for _, k in ipairs({ 'drop_num_batches_tracked', 'gamma_beta', 'sum_rgb_stem', 'lenient' }) do
+  for _, k in ipairs({ 'drop_num_batches_tracked', 'gamma_beta', 'sum_rgb_stem', 'squeeze_leading_ones', 'lenient' }) do
     if opts[k] ~= nil then o[k] = opts[k] and 1 or 0 end
   end
   local rep = ffi.new('prior_load_report')
