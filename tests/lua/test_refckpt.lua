@@ -204,6 +204,25 @@ T.test('broken checkpoints: a missing tensor and a wrong shape are named', funct
   T.truthy(keep)
 end)
 
+T.test('eval.load_model takes the reference settings into the configuration and scores run', function()
+  local eval = require 'prior.eval'
+  local cfg = { data = { image_size = 224 }, eval = { local_weight = 0, tau = 0.01 } }
+  local m = eval.load_model(CKPT, cfg, sizes.vocab_size, { heads = sizes.heads })
+  T.eq(cfg.data.image_size, sizes.image_size)
+  T.eq(cfg.data.mean, 0.5063)
+  T.eq(cfg.data.std, 0.2895)
+  T.eq(cfg.eval.local_weight, 0.5)
+  T.eq(cfg.eval.tau, 0.9)
+  T.raises(function() eval.load_model(CKPT, cfg, 7, { heads = sizes.heads }) end, 'the vocabulary has 7 tokens')
+  local tx = expected.text
+  local ig, il = m:encode_image(images)
+  local tg, ts, tm = m:encode_text(prior.tensor(tx.ids, { dtype = 'i64' }), prior.tensor(tx.mask, { dtype = 'i64' }),
+                                   prior.tensor(tx.sentence_index, { dtype = 'i64' }), cfg.eval.use_spb, cfg.eval.tau)
+  local s = eval.scores(m, ig, il, tg, ts, tm, cfg.eval.local_weight)
+  T.eq(s:size(1), 2)
+  T.near(s:sum():item(), 2 * 1.5, 1e-5, 'one text: each row is 1 + 0.5')
+end)
+
 T.test('our own checkpoints load through the same function', function()
   local path = os.tmpname()
   T.finally(function() os.remove(path) end)
