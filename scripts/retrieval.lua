@@ -4,7 +4,6 @@
 --   prior scripts/retrieval.lua --ckpt PATH [--config tiny|paper|FILE.lua] [--data DIR] [--per-class K]
 --                               [--pool-per-class N] [--local-weight W] [--spb yes|no]
 local prior = require 'prior'
-local PRIOR = require 'prior.models.prior'
 local eval = require 'prior.eval'
 local cli = require 'prior.cli'
 
@@ -14,8 +13,7 @@ if not opts.ckpt then error('retrieval: --ckpt PATH is required', 0) end
 local cfg = cli.config(opts.config)
 local d, e = cfg.data, cfg.eval
 local tok = prior.data.tokenizer(opts.data .. '/vocab.txt')
-local model = PRIOR.from_config(cfg, tok:vocab_size())
-model:load(opts.ckpt, { drop_prefixes = 'optimizer.' })
+local model = eval.load_model(opts.ckpt, cfg, tok:vocab_size()) -- ours, or the PRIOR authors' with their settings
 local loader, classes, class_of = eval.chexpert_loader(opts.data .. '/chexpert', cfg, opts['per-class'] or nil)
 local test = prior.data.mimic{ root = opts.data .. '/mimic-cxr-jpg', split = 'test' }
 local reports, report_class = eval.report_pool(test, classes, opts['pool-per-class'] or nil)

@@ -5,7 +5,6 @@
 --   prior scripts/zeroshot.lua --ckpt PATH [--config tiny|paper|FILE.lua] [--data DIR] [--per-class K]
 --                              [--prompt FMT] [--local-weight W] [--spb yes|no] [--tau T]
 local prior = require 'prior'
-local PRIOR = require 'prior.models.prior'
 local eval = require 'prior.eval'
 local cli = require 'prior.cli'
 
@@ -15,8 +14,7 @@ if not opts.ckpt then error('zeroshot: --ckpt PATH is required', 0) end
 local cfg = cli.config(opts.config)
 local d, e = cfg.data, cfg.eval
 local tok = prior.data.tokenizer(opts.data .. '/vocab.txt')
-local model = PRIOR.from_config(cfg, tok:vocab_size())
-model:load(opts.ckpt, { drop_prefixes = 'optimizer.' })
+local model = eval.load_model(opts.ckpt, cfg, tok:vocab_size()) -- ours, or the PRIOR authors' with their settings
 local loader, classes, class_of = eval.chexpert_loader(opts.data .. '/chexpert', cfg, opts['per-class'] or nil)
 local use_spb = e.use_spb
 if opts.spb then use_spb = opts.spb == 'yes' end

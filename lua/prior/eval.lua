@@ -113,6 +113,30 @@ function M.retrieval(model, tok, loader, class_of, reports, report_class, opts)
   return out
 end
 
+-- The model of a checkpoint, for evaluation: ours (built from cfg for a vocabulary of vocab_size) or the PRIOR
+-- authors' (prior.models.prior.load: its own sizes and switches), whose settings then replace cfg's where they
+-- differ (image size, their CheXpert z-score statistics, the local weight, the SPB temperature). overrides (may be
+-- nil): model fields for PRIOR.load (e.g. heads for a BERT other than 768 wide).
+function M.load_model(path, cfg, vocab_size, overrides)
+  local PRIOR = require 'prior.models.prior'
+  local ref = require 'prior.models.reference'
+  if ref.kind((ref.tensors(path))) == 'ours' then
+    local model = PRIOR.from_config(cfg, vocab_size)
+    model:load(path, { drop_prefixes = 'optimizer.' })
+    return model
+  end
+  local model = PRIOR.load(path, overrides)
+  if vocab_size and vocab_size ~= model.config.vocab_size then
+    error(string.format('eval.load_model: the vocabulary has %d tokens, the checkpoint %s was trained with %d',
+                        vocab_size, path, model.config.vocab_size), 2)
+  end
+  cfg.data, cfg.eval = cfg.data or {}, cfg.eval or {}
+  cfg.data.image_size = model.config.image_size
+  for k, v in pairs(model.settings.data) do cfg.data[k] = v end
+  for k, v in pairs(model.settings.eval) do cfg.eval[k] = v end
+  return model
+end
+
 -- The CheXpert 5xK selection of a data set (built from cfg.data's seed if missing) and an in-order loader over it:
 -- loader, class names, class_of (1-based position -> 0-based class).
 function M.chexpert_loader(chexpert_root, cfg, per_class)
@@ -120,7 +144,8 @@ function M.chexpert_loader(chexpert_root, cfg, per_class)
   local five, classes, class_of = prior.data.chexpert5x200{ root = chexpert_root, per_class = per_class or d.per_class,
                                                             seed = d.seed }
   local loader = prior.data.loader(five, { batch_size = 64, image_size = d.image_size, workers = d.workers or 1,
-                                           shuffle = false, drop_last = false, augment = false, seed = 0 })
+                                           shuffle = false, drop_last = false, augment = false, seed = 0,
+                                           mean = d.mean, std = d.std }) -- nil: the loader's MIMIC-CXR statistics
   return loader, classes, class_of
 end
 

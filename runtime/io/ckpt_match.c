@@ -14,6 +14,7 @@ typedef struct {
 
 struct prior_ckpt_match {
   str_list missing, unexpected, mismatch;
+  str_list mismatch_detail; /* "name model [a, b] checkpoint [c]", for the error text */
   const prior_ckpt_tensor **source; /* per expected entry */
   size_t n_expected;
   char *summary;
@@ -65,6 +66,7 @@ void prior_ckpt_match_free(prior_ckpt_match *r) {
   list_free(&r->missing);
   list_free(&r->unexpected);
   list_free(&r->mismatch);
+  list_free(&r->mismatch_detail);
   free(r->source);
   free(r->summary);
   free(r);
@@ -100,10 +102,12 @@ static prior_status build(prior_ckpt_match *r, const prior_ckpt_expect *expected
       r->source[i] = t;
       continue;
     }
-    char a[128], b[128];
-    err = list_add(&r->mismatch, e->name) ||
-          summary_add(r, "shape: %s model %s checkpoint %s\n", e->name, prior_shape_str(a, sizeof a, e->ndim, e->shape),
-                      prior_shape_str(b, sizeof b, t->ndim, t->shape));
+    char a[128], b[128], detail[512];
+    prior_shape_str(a, sizeof a, e->ndim, e->shape);
+    prior_shape_str(b, sizeof b, t->ndim, t->shape);
+    snprintf(detail, sizeof detail, "%s model %s checkpoint %s", e->name, a, b);
+    err = list_add(&r->mismatch, e->name) || list_add(&r->mismatch_detail, detail) ||
+          summary_add(r, "shape: %s\n", detail);
   }
   for (size_t k = 0; k < names->n && !err; k++)
     if (!used[k])
@@ -149,7 +153,7 @@ prior_status prior_ckpt_match_require(const prior_ckpt_match *r, const char *sou
   char text[720] = "";
   list_text(text, sizeof text, "missing", &r->missing);
   list_text(text, sizeof text, "unexpected", &r->unexpected);
-  list_text(text, sizeof text, "of another shape", &r->mismatch);
+  list_text(text, sizeof text, "of another shape", &r->mismatch_detail);
   prior_status code = r->missing.n || r->unexpected.n ? PRIOR_ERR_FORMAT : PRIOR_ERR_SHAPE;
   return prior_error_set(code, "%s: checkpoint does not fit the model: %s", source ? source : "checkpoint", text);
 }

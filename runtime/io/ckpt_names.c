@@ -94,9 +94,9 @@ const prior_ckpt_tensor *prior_ckpt_names_find(const prior_ckpt_names *m, const 
 
 /* Rewrites one name: returns 0 to keep it unchanged, 1 with *out set to a new malloc'd name, 2 to drop it,
  * -1 when out of memory. */
-typedef int (*name_edit)(const char *name, const char *arg, char **out);
+typedef int (*name_edit)(const char *name, const void *arg, char **out);
 
-static prior_status apply(prior_ckpt_names *m, name_edit edit, const char *arg, const char *what, size_t *changed) {
+static prior_status apply(prior_ckpt_names *m, name_edit edit, const void *arg, const char *what, size_t *changed) {
   if (!m) return prior_error_set(PRIOR_ERR_ARGUMENT, "checkpoint names: NULL list");
   char **names = calloc(m->n + 1, sizeof *names);
   size_t *source = calloc(m->n + 1, sizeof *source);
@@ -161,26 +161,102 @@ static char *concat(const char *a, size_t an, const char *b) {
   return s;
 }
 
-static int edit_strip(const char *name, const char *prefix, char **out) {
+static int edit_strip(const char *name, const void *arg, char **out) {
+  const char *prefix = arg;
   if (!starts_with(name, prefix)) return 0;
   return (*out = strdup(name + strlen(prefix))) ? 1 : -1;
 }
 
-static int edit_add(const char *name, const char *prefix, char **out) {
+static int edit_add(const char *name, const void *arg, char **out) {
+  const char *prefix = arg;
   return (*out = concat(prefix, strlen(prefix), name)) ? 1 : -1;
 }
 
-static int edit_drop(const char *name, const char *prefix, char **out) { return starts_with(name, prefix) ? 2 : 0; }
+static int edit_drop(const char *name, const void *prefix, char **out) { return starts_with(name, prefix) ? 2 : 0; }
 
-static int edit_drop_counter(const char *name, const char *unused, char **out) {
+static int edit_drop_counter(const char *name, const void *unused, char **out) {
   return strcmp(name, "num_batches_tracked") == 0 || ends_with(name, ".num_batches_tracked") ? 2 : 0;
 }
 
-static int edit_gamma_beta(const char *name, const char *unused, char **out) {
+static int edit_gamma_beta(const char *name, const void *unused, char **out) {
   size_t n = strlen(name);
   if (ends_with(name, "LayerNorm.gamma")) return (*out = concat(name, n - 5, "weight")) ? 1 : -1;
   if (ends_with(name, "LayerNorm.beta")) return (*out = concat(name, n - 4, "bias")) ? 1 : -1;
   return 0;
+}
+
+/* A renaming rule: `from` matches the start of a name, each '*' one non-empty dotted component; the k-th '*' of
+ * `to` receives what the k-th '*' of `from` matched, and the rest of the name follows unchanged. */
+#define RENAME_MAX_STARS 8
+typedef struct rename_rule {
+  const char *from, *to;
+} rename_rule;
+
+/* Length of `name` that `from` matches as a prefix, or -1; caps/cap_len receive the '*' matches. */
+static long match_rule(const char *name, const char *from, const char **caps, size_t *cap_len) {
+  size_t i = 0;
+  int k = 0;
+  for (const char *f = from; *f; f++) {
+    if (*f == '*') {
+      size_t start = i;
+      while (name[i] && name[i] != '.') i++;
+      if (i == start || k == RENAME_MAX_STARS) return -1;
+      caps[k] = name + start;
+      cap_len[k++] = i - start;
+    } else if (name[i] == *f) {
+      i++;
+    } else {
+      return -1;
+    }
+  }
+  return (long)i;
+}
+
+static int edit_rename(const char *name, const void *arg, char **out) {
+  const rename_rule *r = arg;
+  const char *caps[RENAME_MAX_STARS];
+  size_t cap_len[RENAME_MAX_STARS];
+  long matched = match_rule(name, r->from, caps, cap_len);
+  if (matched < 0) return 0;
+  size_t len = strlen(name + matched) + 1;
+  int k = 0;
+  for (const char *t = r->to; *t; t++) len += *t == '*' ? cap_len[k++] : 1;
+  char *s = malloc(len);
+  if (!s) return -1;
+  size_t n = 0;
+  k = 0;
+  for (const char *t = r->to; *t; t++) {
+    if (*t == '*') {
+      memcpy(s + n, caps[k], cap_len[k]);
+      n += cap_len[k++];
+    } else {
+      s[n++] = *t;
+    }
+  }
+  strcpy(s + n, name + matched);
+  if (strcmp(s, name) == 0) { /* a rule that maps a name to itself changes nothing */
+    free(s);
+    return 0;
+  }
+  *out = s;
+  return 1;
+}
+
+static int count_stars(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += *s == '*';
+  return n;
+}
+
+prior_status prior_ckpt_names_rename(prior_ckpt_names *m, const char *from, const char *to, size_t *changed) {
+  if (!from || !from[0] || !to) return prior_error_set(PRIOR_ERR_ARGUMENT, "checkpoint names: empty renaming rule");
+  int nf = count_stars(from), nt = count_stars(to);
+  if (nf > RENAME_MAX_STARS || nt > nf)
+    return prior_error_set(PRIOR_ERR_ARGUMENT,
+                           "checkpoint names: rule '%s' -> '%s' has %d '*' in the target for %d in the source (at most %d)",
+                           from, to, nt, nf, RENAME_MAX_STARS);
+  rename_rule r = {from, to};
+  return apply(m, edit_rename, &r, "renaming", changed);
 }
 
 prior_status prior_ckpt_names_strip_prefix(prior_ckpt_names *m, const char *prefix, size_t *changed) {

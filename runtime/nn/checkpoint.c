@@ -18,7 +18,7 @@ prior_load_options prior_load_options_default(void) {
 static prior_status for_each_item(prior_ckpt_names *names, const char *list,
                                   prior_status (*fn)(prior_ckpt_names *, const char *, size_t *)) {
   if (!list) return PRIOR_OK;
-  char item[256];
+  char item[512];
   const char *p = list;
   while (*p) {
     const char *end = strchr(p, ',');
@@ -30,6 +30,39 @@ static prior_status for_each_item(prior_ckpt_names *names, const char *list,
     p += len + (end ? 1 : 0);
   }
   return PRIOR_OK;
+}
+
+/* One "from=to" rule of the rename list. */
+static prior_status rename_item(prior_ckpt_names *names, const char *rule, size_t *changed) {
+  const char *eq = strchr(rule, '=');
+  if (!eq || eq == rule)
+    return prior_error_set(PRIOR_ERR_ARGUMENT, "load: rename rule '%s' is not of the form from=to", rule);
+  char from[512];
+  snprintf(from, sizeof from, "%.*s", (int)(eq - rule), rule);
+  return prior_ckpt_names_rename(names, from, eq + 1, changed);
+}
+
+/* Whether name starts with one of the comma-separated prefixes of list (NULL or empty: every name). */
+static int under_prefixes(const char *name, const char *list) {
+  if (!list || !*list) return 1;
+  for (const char *p = list; *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len && strncmp(name, p, len) == 0) return 1;
+    p += len + (end ? 1 : 0);
+  }
+  return 0;
+}
+
+/* [1, 1, Q, D] and [Q, D] agree after dropping leading 1s. */
+static int same_but_leading_ones(const prior_ckpt_expect *e, const prior_ckpt_tensor *r) {
+  int a = 0, b = 0;
+  while (a < e->ndim && e->shape[a] == 1) a++;
+  while (b < r->ndim && r->shape[b] == 1) b++;
+  if (e->ndim - a != r->ndim - b) return 0;
+  for (int d = 0; d < e->ndim - a; d++)
+    if (e->shape[a + d] != r->shape[b + d]) return 0;
+  return 1;
 }
 
 static int is_safetensors(const char *path) {
@@ -92,26 +125,34 @@ prior_status prior_params_load(prior_params *p, const char *path, const prior_lo
   if (!p || !path) return prior_error_set(PRIOR_ERR_ARGUMENT, "load: NULL parameters or path");
   source src;
   PRIOR_TRY(open_source(path, &o, &src));
-  int32_t n_params = prior_params_count(p);
+  int32_t n_all = prior_params_count(p), n_params = 0;
   prior_ckpt_tensor *records = malloc((src.n ? src.n : 1) * sizeof *records);
-  prior_ckpt_expect *expected = malloc((size_t)(n_params ? n_params : 1) * sizeof *expected);
+  prior_ckpt_expect *expected = malloc((size_t)(n_all ? n_all : 1) * sizeof *expected);
+  int32_t *param_of = malloc((size_t)(n_all ? n_all : 1) * sizeof *param_of); /* expected[i] is parameter param_of[i] */
   void **owned = calloc(src.n ? src.n : 1, sizeof *owned);
   prior_ckpt_names *names = NULL;
   prior_ckpt_match *match = NULL;
-  prior_status s = (records && expected && owned) ? PRIOR_OK : prior_error_set(PRIOR_ERR_MEMORY, "load: out of memory");
+  prior_status s = (records && expected && param_of && owned) ? PRIOR_OK
+                                                              : prior_error_set(PRIOR_ERR_MEMORY, "load: out of memory");
   if (s == PRIOR_OK) {
     memcpy(records, src.records, src.n * sizeof *records);
-    for (int32_t i = 0; i < n_params; i++) {
+    for (int32_t i = 0; i < n_all; i++) {
+      if (!under_prefixes(prior_params_name(p, i), o.only_prefixes)) continue;
       prior_tensor *t = prior_params_tensor(p, i);
-      expected[i].name = prior_params_name(p, i);
-      expected[i].ndim = t->ndim;
-      for (int d = 0; d < t->ndim; d++) expected[i].shape[d] = t->shape[d];
+      prior_ckpt_expect *e = &expected[n_params];
+      e->name = prior_params_name(p, i);
+      e->ndim = t->ndim;
+      for (int d = 0; d < t->ndim; d++) e->shape[d] = t->shape[d];
+      param_of[n_params++] = i;
     }
-    s = prior_ckpt_names_new(records, src.n, &names);
+    if (n_params == 0 && n_all > 0)
+      s = prior_error_set(PRIOR_ERR_ARGUMENT, "load %s: the model has no entries under '%s'", path, o.only_prefixes);
   }
+  if (s == PRIOR_OK) s = prior_ckpt_names_new(records, src.n, &names);
   if (s == PRIOR_OK) s = for_each_item(names, o.strip_prefixes, prior_ckpt_names_strip_prefix);
   if (s == PRIOR_OK && o.add_prefix && *o.add_prefix) s = prior_ckpt_names_add_prefix(names, o.add_prefix, NULL);
   if (s == PRIOR_OK) s = for_each_item(names, o.drop_prefixes, prior_ckpt_names_drop_prefix);
+  if (s == PRIOR_OK) s = for_each_item(names, o.rename, rename_item);
   if (s == PRIOR_OK && o.drop_num_batches_tracked) s = prior_ckpt_names_drop_num_batches_tracked(names, NULL);
   if (s == PRIOR_OK && o.gamma_beta) s = prior_ckpt_names_layernorm_gamma_beta(names, NULL);
   if (s == PRIOR_OK && o.sum_rgb_stem) {
@@ -132,6 +173,16 @@ prior_status prior_params_load(prior_params *p, const char *path, const prior_lo
       records[idx].shape[1] = 1;
     }
   }
+  if (s == PRIOR_OK && o.squeeze_leading_ones) {
+    /* the bytes are contiguous and in the same order: only the record's shape changes */
+    for (int32_t i = 0; i < n_params; i++) {
+      const prior_ckpt_tensor *r = prior_ckpt_names_find(names, expected[i].name);
+      if (!r || !same_but_leading_ones(&expected[i], r)) continue;
+      prior_ckpt_tensor *w = &records[r - records];
+      w->ndim = expected[i].ndim;
+      for (int d = 0; d < w->ndim; d++) w->shape[d] = expected[i].shape[d];
+    }
+  }
   if (s == PRIOR_OK) s = prior_ckpt_match_check(expected, (size_t)n_params, names, 1, path, &match);
   if (s == PRIOR_OK && report) {
     report->missing = (int32_t)prior_ckpt_match_missing_count(match);
@@ -146,7 +197,7 @@ prior_status prior_params_load(prior_params *p, const char *path, const prior_lo
     for (int32_t i = 0; i < n_params && s == PRIOR_OK; i++) {
       const prior_ckpt_tensor *r = prior_ckpt_match_source(match, (size_t)i);
       if (!r) continue;
-      s = copy_record(prior_params_tensor(p, i), r);
+      s = copy_record(prior_params_tensor(p, param_of[i]), r);
       if (s != PRIOR_OK) prior_error_context("loading %s from %s", expected[i].name, path);
       loaded++;
     }
@@ -158,6 +209,7 @@ prior_status prior_params_load(prior_params *p, const char *path, const prior_lo
   free(owned);
   free(records);
   free(expected);
+  free(param_of);
   close_source(&src);
   return s;
 }

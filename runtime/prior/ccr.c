@@ -8,7 +8,7 @@
 #include "prior/prior_ccr.h"
 
 prior_status prior_ccr_image_decoder_init(prior_ccr_image_decoder *dec, prior_params *p, const char *prefix, int64_t d,
-                                          double channel_dropout) {
+                                          double channel_dropout, int conv_bias) {
   if (d < 16 || d % 16)
     return prior_error_set(PRIOR_ERR_ARGUMENT, "ccr image decoder: width %lld must be a multiple of 16", (long long)d);
   dec->channel_dropout = channel_dropout;
@@ -18,7 +18,8 @@ prior_status prior_ccr_image_decoder_init(prior_ccr_image_decoder *dec, prior_pa
     int64_t out = d >> b;
     for (int c = 0; c < 2; c++) {
       snprintf(name, sizeof name, "%sblocks.%d.conv%d.", prefix, b, c + 1);
-      PRIOR_TRY(prior_conv2d_layer_init(&dec->conv[b][c], p, name, c ? out : in, out, 3, 1, 1, 1, PRIOR_INIT_TORCH_DEFAULT));
+      PRIOR_TRY(prior_conv2d_layer_init(&dec->conv[b][c], p, name, c ? out : in, out, 3, 1, 1, conv_bias ? 1 : 0,
+                                               PRIOR_INIT_TORCH_DEFAULT));
       snprintf(name, sizeof name, "%sblocks.%d.bn%d.", prefix, b, c + 1);
       PRIOR_TRY(prior_batch_norm_layer_init(&dec->bn[b][c], p, name, out));
     }
@@ -78,16 +79,21 @@ prior_tensor *prior_ccr_image_decode(prior_ccr_image_decoder *dec, prior_tensor 
 }
 
 prior_status prior_ccr_text_decoder_init(prior_ccr_text_decoder *dec, prior_params *p, const char *prefix,
-                                         const prior_bert_config *layers_config, int64_t num_queries, int causal) {
+                                         const prior_bert_config *layers_config, int64_t num_queries, int causal,
+                                         int embeddings) {
   if (num_queries <= 0) return prior_error_set(PRIOR_ERR_ARGUMENT, "ccr text decoder: %lld queries", (long long)num_queries);
+  if (embeddings && num_queries > layers_config->max_positions)
+    return prior_error_set(PRIOR_ERR_ARGUMENT, "ccr text decoder: %lld queries exceed max_positions %lld",
+                           (long long)num_queries, (long long)layers_config->max_positions);
   prior_bert_config c = *layers_config;
-  c.with_embeddings = 0;
+  c.with_embeddings = embeddings ? 1 : 0;
   c.add_pooler = 0;
   c.cross_attention = 1;
   dec->decoder = prior_bert_new(&c);
   if (!dec->decoder) return prior_error_code();
   dec->num_queries = num_queries;
   dec->causal = causal;
+  dec->embeddings = embeddings ? 1 : 0;
   char name[128];
   snprintf(name, sizeof name, "%sdecoder.", prefix);
   PRIOR_TRY(prior_params_extend(p, name, prior_bert_params(dec->decoder)));
@@ -108,8 +114,11 @@ prior_tensor *prior_ccr_text_decode(prior_ccr_text_decoder *dec, prior_tensor *i
   int64_t b = image_tokens->shape[0];
   prior_tensor *q = prior_unsqueeze(dec->queries, 0);
   prior_tensor *qb = q ? prior_expand(q, 3, (int64_t[]){b, dec->num_queries, dec->queries->shape[1]}) : NULL;
-  prior_tensor *out = qb ? prior_bert_layers(dec->decoder, qb, NULL, dec->causal, image_tokens, NULL, training) : NULL;
-  prior_free_all(2, q, qb);
+  /* the reference feeds the queries to a BertModel as inputs_embeds: positions, token type 0 and LayerNorm first */
+  prior_tensor *h = (qb && dec->embeddings) ? prior_bert_embed_inputs(dec->decoder, qb, training)
+                                            : (qb ? prior_tensor_retain(qb) : NULL);
+  prior_tensor *out = h ? prior_bert_layers(dec->decoder, h, NULL, dec->causal, image_tokens, NULL, training) : NULL;
+  prior_free_all(3, q, qb, h);
   return out;
 }
 

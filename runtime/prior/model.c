@@ -40,6 +40,8 @@ prior_model_config prior_model_config_paper(void) {
   c.num_queries = 16;
   c.decoder_layers = 6;
   c.decoder_causal = 0;
+  c.decoder_embeddings = 0;
+  c.ccr_conv_bias = 1;
   c.lam_activation = PRIOR_LAM_SIGMOID;
   c.local_tokens_reference = 0;
   c.proj_mlp = 0;
@@ -128,11 +130,13 @@ prior_model *prior_model_new(const prior_model_config *config) {
     m->local_logit_scale = scalar_param(m->params, "local_logit_scale", c->logit_scale_init);
     if (!m->logit_scale || !m->local_logit_scale) s = prior_error_code();
   }
-  if (s == PRIOR_OK) s = prior_ccr_image_decoder_init(&m->ccr_image, m->params, "ccr_image.", d, c->ccr_channel_dropout);
+  if (s == PRIOR_OK) s = prior_ccr_image_decoder_init(&m->ccr_image, m->params, "ccr_image.", d, c->ccr_channel_dropout,
+                                                     c->ccr_conv_bias);
   if (s == PRIOR_OK) {
     prior_bert_config dc = c->bert;
     dc.layers = c->decoder_layers;
-    s = prior_ccr_text_decoder_init(&m->ccr_text, m->params, "ccr_text.", &dc, c->num_queries, c->decoder_causal);
+    s = prior_ccr_text_decoder_init(&m->ccr_text, m->params, "ccr_text.", &dc, c->num_queries, c->decoder_causal,
+                                    c->decoder_embeddings);
   }
   if (s != PRIOR_OK) {
     prior_error_context("creating the PRIOR model");

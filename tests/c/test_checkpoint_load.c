@@ -65,6 +65,43 @@ int main(void) {
   CHECK_OK(prior_params_load(d, path, &o, &rep));
   CHECK(first(d, "head.weight") == first(a, "proj.weight"));
 
+  /* rename rules and loading a part of the model only */
+  prior_params *e = prior_params_new();
+  prior_linear_layer le, lo;
+  prior_linear_layer_init(&le, e, "enc.", 4, 3, 1, PRIOR_INIT_TORCH_DEFAULT, 0);
+  prior_linear_layer_init(&lo, e, "other.", 2, 2, 1, PRIOR_INIT_TORCH_DEFAULT, 0);
+  double other = first(e, "other.weight");
+  o = prior_load_options_default();
+  o.rename = "proj.=enc.";
+  CHECK_ERR(prior_params_load(e, path, &o, &rep), PRIOR_ERR_FORMAT, "2 missing (other.weight, other.bias)");
+  o.only_prefixes = "enc.,nothing.";
+  CHECK_OK(prior_params_load(e, path, &o, &rep));
+  CHECK(rep.loaded == 2 && rep.missing == 0 && first(e, "enc.weight") == first(a, "proj.weight"));
+  CHECK(first(e, "other.weight") == other);
+  o.only_prefixes = "absent.";
+  CHECK_ERR(prior_params_load(e, path, &o, &rep), PRIOR_ERR_ARGUMENT, "no entries under 'absent.'");
+  o.only_prefixes = "enc.";
+  o.rename = "proj";
+  CHECK_ERR(prior_params_load(e, path, &o, &rep), PRIOR_ERR_ARGUMENT, "not of the form from=to");
+  /* a [1, 3, 4] tensor for a [3, 4] parameter: refused unless squeezed */
+  char path3[256];
+  snprintf(path3, sizeof path3, "%s/lead.safetensors", dir);
+  prior_params *f = prior_params_new();
+  prior_tensor *w3 = prior_tensor_randn(3, (int64_t[]){1, 3, 4}, PRIOR_F32, prior_cpu());
+  CHECK(w3 && prior_params_add(f, "enc.", "weight", w3, 0) == PRIOR_OK);
+  CHECK_OK(prior_params_save(f, path3, 0, NULL, NULL));
+  o = prior_load_options_default();
+  o.only_prefixes = "enc.weight";
+  CHECK_ERR(prior_params_load(e, path3, &o, &rep), PRIOR_ERR_SHAPE, "enc.weight model [3, 4] checkpoint [1, 3, 4]");
+  o.squeeze_leading_ones = 1;
+  CHECK_OK(prior_params_load(e, path3, &o, &rep));
+  double v = 0;
+  CHECK_OK(prior_tensor_get(w3, (int64_t[]){0, 0, 0}, &v));
+  CHECK(rep.loaded == 1 && first(e, "enc.weight") == v);
+  prior_tensor_free(w3);
+  prior_params_free(e), prior_params_free(f);
+  remove(path3);
+
   /* a truncated file is refused, not read past its end */
   FILE *in = fopen(path, "rb"), *out = fopen(bad, "wb");
   char buf[64];

@@ -66,6 +66,45 @@ static void test_edits(void) {
   CHECK_ERR(prior_ckpt_names_new(d, 2, &m), PRIOR_ERR_ARGUMENT, "\"a\" appears twice");
 }
 
+/* Renaming rules with '*' components, as the PRIOR reference's checkpoints need. */
+static void test_rename(void) {
+  prior_ckpt_tensor t[] = {
+      rec("image_decoder.blocks.0.conv1.0.weight", 2, 4, 4),
+      rec("image_decoder.blocks.12.conv1.1.running_mean", 1, 4, 0),
+      rec("image_decoder.blocks.conv1.0.weight", 2, 4, 4), /* no component where '*' stands: not matched */
+      rec("local_cross_attention.query2.weight", 2, 4, 4),
+      rec("sentence_bank.embed.weight", 2, 8, 4),
+      rec("a.x.b.y.c", 1, 1, 0),
+  };
+  prior_ckpt_names *m = NULL;
+  size_t changed = 99;
+  CHECK_OK(prior_ckpt_names_new(t, 6, &m));
+  CHECK_OK(prior_ckpt_names_rename(m, "image_decoder.blocks.*.conv1.0.", "ccr_image.blocks.*.conv1.", &changed));
+  CHECK(changed == 1 && has(m, "ccr_image.blocks.0.conv1.weight") && has(m, "image_decoder.blocks.conv1.0.weight"));
+  CHECK_OK(prior_ckpt_names_rename(m, "image_decoder.blocks.*.conv1.1.", "ccr_image.blocks.*.bn1.", &changed));
+  CHECK(changed == 1 && has(m, "ccr_image.blocks.12.bn1.running_mean"));
+  CHECK_OK(prior_ckpt_names_rename(m, "local_cross_attention.query2.", "lam.text_to_image.query.", &changed));
+  CHECK(changed == 1 && has(m, "lam.text_to_image.query.weight"));
+  CHECK_OK(prior_ckpt_names_rename(m, "sentence_bank.embed.weight", "spb.prototypes", &changed));
+  CHECK(changed == 1 && has(m, "spb.prototypes"));
+  CHECK(strcmp(prior_ckpt_names_find(m, "spb.prototypes")->name, "sentence_bank.embed.weight") == 0);
+  /* two stars: the k-th star of the target takes the k-th match */
+  CHECK_OK(prior_ckpt_names_rename(m, "a.*.b.*.", "z.*.*.", &changed));
+  CHECK(changed == 1 && has(m, "z.x.y.c"));
+  /* a rule matching nothing, and a rule mapping names to themselves, change nothing */
+  CHECK_OK(prior_ckpt_names_rename(m, "nothing.", "else.", &changed));
+  CHECK(changed == 0);
+  CHECK_OK(prior_ckpt_names_rename(m, "z.*.", "z.*.", &changed));
+  CHECK(changed == 0 && prior_ckpt_names_count(m) == 6);
+  /* bad rules and collisions are refused, the list unchanged */
+  CHECK_ERR(prior_ckpt_names_rename(m, "", "x.", NULL), PRIOR_ERR_ARGUMENT, "empty renaming rule");
+  CHECK_ERR(prior_ckpt_names_rename(m, "a.", "*.", NULL), PRIOR_ERR_ARGUMENT, "has 1 '*' in the target for 0");
+  CHECK_ERR(prior_ckpt_names_rename(m, "ccr_image.blocks.*.conv1.", "lam.text_to_image.query.", NULL),
+            PRIOR_ERR_ARGUMENT, "the same name \"lam.text_to_image.query.weight\"");
+  CHECK(has(m, "ccr_image.blocks.0.conv1.weight") && prior_ckpt_names_count(m) == 6);
+  prior_ckpt_names_free(m);
+}
+
 static void test_rgb(void) {
   float w[2 * 3 * 1 * 2], out[4] = {0};
   for (int i = 0; i < 12; i++) w[i] = (float)(i + 1);
@@ -110,14 +149,15 @@ static void test_match(void) {
   CHECK(strstr(prior_ckpt_match_summary(r), "missing: c.weight\n") != NULL);
   CHECK_ERR(prior_ckpt_match_require(r, "file x.pt"), PRIOR_ERR_FORMAT,
             "file x.pt: checkpoint does not fit the model: 1 missing (c.weight), 1 unexpected (extra), "
-            "1 of another shape (b.weight)");
+            "1 of another shape (b.weight model [3, 4] checkpoint [4, 3])");
   prior_ckpt_match_free(r);
 
   CHECK_ERR(prior_ckpt_match_check(want, 4, m, 0, "file x.pt", &r), PRIOR_ERR_FORMAT, "1 missing (c.weight)");
   CHECK(r == NULL);
   /* Only a shape differs: a shape error. */
   CHECK_OK(prior_ckpt_names_drop_prefix(m, "extra", NULL));
-  CHECK_ERR(prior_ckpt_match_check(want, 3, m, 0, "file x.pt", &r), PRIOR_ERR_SHAPE, "1 of another shape (b.weight)");
+  CHECK_ERR(prior_ckpt_match_check(want, 3, m, 0, "file x.pt", &r), PRIOR_ERR_SHAPE,
+            "1 of another shape (b.weight model [3, 4] checkpoint [4, 3])");
   want[2].shape[0] = 4;
   want[2].shape[1] = 3;
   CHECK_OK(prior_ckpt_match_check(want, 3, m, 0, "file x.pt", &r));
@@ -176,6 +216,7 @@ static void test_with_checkpoints(void) {
 
 int main(void) {
   test_edits();
+  test_rename();
   test_rgb();
   test_match();
   test_with_checkpoints();

@@ -70,6 +70,8 @@ local function c_config(m)
   set('num_queries', 'num_queries')
   set('decoder_layers', 'decoder_layers')
   set('decoder_causal', 'decoder_causal', bool)
+  set('decoder_embeddings', 'decoder_embeddings', bool)
+  set('ccr_conv_bias', 'ccr_conv_bias', bool)
   set('lam_activation', 'lam_activation', enum(LAM))
   set('local_tokens_reference', 'local_tokens_reference', bool)
   set('proj_mlp', 'proj_mlp', bool)
@@ -264,21 +266,91 @@ function PRIOR:save(path, meta)
   capi.status(C.prior_params_save(self._p, path, #keys, ck, cv), 2)
 end
 
--- Loads parameters from a checkpoint (ours, or another's with mapping options: strip_prefixes, add_prefix,
--- drop_prefixes, drop_num_batches_tracked, gamma_beta, sum_rgb_stem, lenient, root_key). Returns the report.
-function PRIOR:load(path, opts)
+-- Loads parameters into this model from a checkpoint (ours, or another's with mapping options: strip_prefixes,
+-- add_prefix, drop_prefixes, rename, only_prefixes, drop_num_batches_tracked, gamma_beta, sum_rgb_stem,
+-- squeeze_leading_ones, lenient, root_key; see prior/nn_checkpoint.h). Returns the report. Reached as model:load.
+local function load_into(self, path, opts)
   opts = opts or {}
   local o = C.prior_load_options_default()
-  for _, k in ipairs({ 'root_key', 'strip_prefixes', 'add_prefix', 'drop_prefixes' }) do
+  for _, k in ipairs({ 'root_key', 'strip_prefixes', 'add_prefix', 'drop_prefixes', 'rename', 'only_prefixes' }) do
     if opts[k] ~= nil then o[k] = opts[k] end
   end
-  for _, k in ipairs({ 'drop_num_batches_tracked', 'gamma_beta', 'sum_rgb_stem', 'lenient' }) do
+  for _, k in ipairs({ 'drop_num_batches_tracked', 'gamma_beta', 'sum_rgb_stem', 'squeeze_leading_ones', 'lenient' }) do
     if opts[k] ~= nil then o[k] = opts[k] and 1 or 0 end
   end
   local rep = ffi.new('prior_load_report')
   capi.status(C.prior_params_load(self._p, path, o, rep), 2)
   return { loaded = rep.loaded, missing = rep.missing, unexpected = rep.unexpected, mismatched = rep.mismatched,
            summary = ffi.string(rep.summary) }
+end
+
+-- PRIOR.load(path, [opts]): a model built for a checkpoint and loaded from it (strict). Returns the model and the
+-- load report (with `kind`). The checkpoint is ours (written by model:save or a training checkpoint; the preset
+-- comes from opts.preset or the file's metadata) or the PRIOR authors': their Lightning .ckpt (or state_dict) of the
+-- whole model, or their image-encoder-only file (prior.models.reference tells them apart). For theirs, sizes are
+-- read from the tensors, the reference-compatibility switches are set, model.settings holds the data/train/eval
+-- settings that reproduce the reference, and the model's other parts keep their initial values when only the image
+-- encoder is in the file. opts: model fields overriding (for theirs: supplying what the tensors do not say, e.g.
+-- heads, which defaults to 12 for a 768-wide BERT; text sizes for an image-encoder file), and preset.
+-- One name for both: model:load(path, opts) loads into a model, PRIOR.load(path, opts) builds one.
+function PRIOR.load(path, opts, ...)
+  if getmetatable(path) == PRIOR then return load_into(path, opts, ...) end
+  opts = opts or {}
+  if type(path) ~= 'string' then error('prior.models.prior.load: argument 1 (path) must be a string', 2) end
+  local ref = require 'prior.models.reference'
+  local shapes, names, meta = ref.tensors(path)
+  local kind = ref.kind(shapes)
+  if not kind then
+    error(string.format("prior.models.prior.load: %s is neither this runtime's checkpoint nor one of the PRIOR " ..
+                        "reference's (no spb.prototypes, sentence_bank.embed.weight or ResNet conv1.weight)", path), 2)
+  end
+  if kind == 'ours' then
+    local preset = opts.preset or meta.preset
+    if not preset or preset == 'custom' then
+      error(string.format('prior.models.prior.load: %s does not name its preset; pass opts.preset and the model fields', path), 2)
+    end
+    local m = { preset = preset }
+    local words = shapes['text_encoder.encoder.embeddings.word_embeddings.weight']
+    if words then m.vocab_size = words[1] end
+    local pos = shapes['text_encoder.encoder.embeddings.position_embeddings.weight']
+    if pos then m.max_positions = pos[1] end
+    for k, v in pairs(opts) do m[k] = v end
+    local model = PRIOR.new(m)
+    local rep = model:load(path, { drop_prefixes = 'optimizer.' }) -- training checkpoints also hold the optimizer
+    rep.kind = kind
+    return model, rep
+  end
+  local m = {}
+  if kind ~= 'lightning' then -- the text side is not in the file: the paper's sizes unless given
+    for k, v in pairs(PRIOR.preset('paper').model) do m[k] = v end
+    m.decoder_layers = 8 -- the reference's sentence decoder
+  end
+  m.pool_heads = 8 -- fixed in the reference's code for both attention pools
+  for k, v in pairs(ref.sizes(shapes, names, kind, path)) do m[k] = v end
+  for k, v in pairs(ref.SWITCHES) do m[k] = v end
+  for k, v in pairs(opts) do if k ~= 'preset' then m[k] = v end end
+  if not m.heads then
+    if m.hidden ~= 768 then
+      error(string.format('prior.models.prior.load: %s has a %d-wide BERT; pass opts.heads (the file does not say)',
+                          path, m.hidden), 2)
+    end
+    m.heads = 12
+  end
+  local model = PRIOR.new(m)
+  model.config.preset = 'reference'
+  local ok, rep = pcall(load_into, model, path, ref.load_options(kind))
+  if not ok then -- the loader names our parameters; say what they are called in the file too
+    local msg, seen, theirs = tostring(rep), {}, {}
+    for name in msg:gmatch('[%w_]+%.[%w_%.]+') do
+      local their = kind == 'lightning' and ref.their_name(name) or name
+      if their ~= name and not seen[name] then seen[name], theirs[#theirs + 1] = true, name .. ' = ' .. their end
+    end
+    if #theirs > 0 then msg = msg .. ' [in the reference\'s names: ' .. table.concat(theirs, ', ') .. ']' end
+    error(msg, 2)
+  end
+  rep.kind = kind
+  model.settings = { model = ref.SWITCHES, data = ref.SETTINGS.data, train = ref.SETTINGS.train, eval = ref.SETTINGS.eval }
+  return model, rep
 end
 
 function PRIOR:__tostring()

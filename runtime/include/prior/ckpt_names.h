@@ -28,6 +28,10 @@ const prior_ckpt_tensor *prior_ckpt_names_find(const prior_ckpt_names *m, const 
 prior_status prior_ckpt_names_strip_prefix(prior_ckpt_names *m, const char *prefix, size_t *changed);
 /* Puts `prefix` in front of every name. */
 prior_status prior_ckpt_names_add_prefix(prior_ckpt_names *m, const char *prefix, size_t *changed);
+/* Renames by a rule: names starting with `from` get `to` in place of that start. A '*' in `from` matches one
+ * non-empty dotted component ("blocks.*.conv1.0." matches "blocks.3.conv1.0.weight"); the k-th '*' of `to` is
+ * replaced by what the k-th '*' of `from` matched ("blocks.*.conv1." gives "blocks.3.conv1.weight"). */
+prior_status prior_ckpt_names_rename(prior_ckpt_names *m, const char *from, const char *to, size_t *changed);
 /* Removes the names that start with `prefix` ("cls.", "fc."). */
 prior_status prior_ckpt_names_drop_prefix(prior_ckpt_names *m, const char *prefix, size_t *changed);
 /* Removes BatchNorm's "*.num_batches_tracked" counters, which models that do not track them do not expect. */

@@ -14,9 +14,10 @@ typedef struct prior_ccr_image_decoder {
   double channel_dropout;
 } prior_ccr_image_decoder;
 
-/* in_channels = 2 * D; the five blocks have D, D/2, D/4, D/8, D/16 channels (768 ... 48 for D = 768). */
+/* in_channels = 2 * D; the five blocks have D, D/2, D/4, D/8, D/16 channels (768 ... 48 for D = 768). conv_bias 0
+ * leaves the block convs without bias (the reference's conv-BN pairs; the BN shift makes a bias redundant). */
 prior_status prior_ccr_image_decoder_init(prior_ccr_image_decoder *dec, prior_params *p, const char *prefix, int64_t d,
-                                          double channel_dropout);
+                                          double channel_dropout, int conv_bias);
 /* tokens and text_context [B, h*w, D] (token index = y*w + x) -> image [B, 1, 32h, 32w]: channel dropout on the
  * tokens' map, concatenation with the context map, five (nearest x2, conv-BN-ReLU x2) blocks, a 3x3 head.
  * channel_mask [B, D] (may be NULL) replaces the random dropout by given multipliers. */
@@ -28,10 +29,15 @@ typedef struct prior_ccr_text_decoder {
   prior_bert *decoder;   /* layers with cross-attention, no embeddings */
   int64_t num_queries;
   int32_t causal;
+  int32_t embeddings;    /* queries pass through BERT's embeddings (positions, token type 0, LayerNorm) first */
 } prior_ccr_text_decoder;
 
+/* embeddings 1 gives the decoder BERT's embedding block (word, position and token-type tables and LayerNorm; the
+ * word table is never read, it exists because the reference's checkpoints hold one) and sends the queries through it
+ * as Hugging Face's inputs_embeds; num_queries must then not exceed max_positions. */
 prior_status prior_ccr_text_decoder_init(prior_ccr_text_decoder *dec, prior_params *p, const char *prefix,
-                                         const prior_bert_config *layers_config, int64_t num_queries, int causal);
+                                         const prior_bert_config *layers_config, int64_t num_queries, int causal,
+                                         int embeddings);
 void prior_ccr_text_decoder_free(prior_ccr_text_decoder *dec);
 /* image tokens [B, N, D] -> predicted sentence prototypes [B, Q, D]. */
 prior_tensor *prior_ccr_text_decode(prior_ccr_text_decoder *dec, prior_tensor *image_tokens, int training);

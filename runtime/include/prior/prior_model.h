@@ -21,6 +21,9 @@ typedef struct prior_model_config {
   int64_t num_queries;        /* 16 */
   int64_t decoder_layers;     /* 6 (seed); reference 8 */
   int32_t decoder_causal;     /* 0; 1 reproduces the reference's HF decoder */
+  int32_t decoder_embeddings; /* 0: queries enter the decoder layers as they are; 1: the reference's (HF BertModel fed
+                               * inputs_embeds) adds position and token-type embeddings and a LayerNorm first */
+  int32_t ccr_conv_bias;      /* 1: the CCR image decoder's convs have a bias; 0: none, as the reference's conv-BN */
   int32_t lam_activation;     /* prior_lam_activation */
   int32_t local_tokens_reference; /* 0: permute NCHW to tokens; 1: the reference's buffer reinterpretation */
   int32_t proj_mlp;           /* 0: Linear projections; 1: Linear-ReLU-Linear */
