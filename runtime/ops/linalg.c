@@ -35,17 +35,35 @@ static prior_tensor *mT(const prior_tensor *t) {
   return prior_tensor_as_strided(t, nd, shape, strides, t->offset);
 }
 
+/* Whether t's matrices are stored column by column (a transposed view, e.g. linear's W^T). */
+static int column_major(const prior_tensor *t) {
+  int nd = t->ndim;
+  return t->strides[nd - 2] == 1 && t->strides[nd - 1] != 1 && t->shape[nd - 2] > 1;
+}
+
+/* x * y, or (y^T x^T)^T when `transposed`: the same values, laid out column by column. */
+static prior_tensor *product(prior_tensor *x, prior_tensor *y, int transposed) {
+  if (!transposed) return matmul_raw("matmul backward", x, y);
+  prior_tensor *xt = mT(x), *yt = mT(y);
+  prior_tensor *p = xt && yt ? matmul_raw("matmul backward", yt, xt) : NULL;
+  prior_tensor *out = p ? mT(p) : NULL;
+  prior_free_all(3, xt, yt, p);
+  return out;
+}
+
+/* Each operand's gradient is laid out like the operand: a weight used transposed (linear's W^T) gets a
+ * gradient whose transpose is contiguous, so it reaches the parameter's .grad without a copy. */
 static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
   prior_tensor *a = node->saved[0], *b = node->saved[1];
   if (node->needs_grad[0]) { /* g x b^T */
     prior_tensor *bt = mT(b);
-    gi[0] = bt ? matmul_raw("matmul backward", g, bt) : NULL;
+    gi[0] = bt ? product(g, bt, column_major(a)) : NULL;
     prior_tensor_free(bt);
     if (!gi[0]) return prior_error_code();
   }
   if (node->needs_grad[1]) { /* a^T x g */
     prior_tensor *at = mT(a);
-    gi[1] = at ? matmul_raw("matmul backward", at, g) : NULL;
+    gi[1] = at ? product(at, g, column_major(b)) : NULL;
     prior_tensor_free(at);
     if (!gi[1]) return prior_error_code();
   }
