@@ -4,10 +4,13 @@
 --
 --   prior scripts/pretrain.lua [--config tiny|paper|FILE.lua] [--data DIR] [--out DIR] [--resume] [--seed N]
 --                              [--epochs-scale X] [--lam-activation sigmoid|softmax] [--no-eval] [--quiet]
+--                              [--sentence-pool avg|max|min|attention]
 --                              [--lr X] [--stages N] [--max-steps N] [--shuffle-pairs] [--checkpoint-every N]
 --                              [--stop-after N] [--poison-step N]
 -- --checkpoint-every N overrides the preset's checkpoint interval; --stop-after N exits abruptly after global step N
--- (resume tests); --poison-step N sets a parameter to NaN before step N (the NaN test). --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
+-- (resume tests); --poison-step N sets a parameter to NaN before step N (the NaN test). --sentence-pool overrides the
+-- preset's model.sentence_pool (zeroshot.lua and retrieval.lua then need a --config with the same pool: 'attention'
+-- has parameters of its own). --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
 -- stage at N steps (smoke tests); --shuffle-pairs is the control run (every image trained with another study's
 -- report: nothing to learn, so evaluation should stay near chance). Outputs in --out (default runs/pretrain-<preset>): log.jsonl (every step),
 -- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it), stageN.safetensors,
@@ -24,6 +27,7 @@ local C = require('prior.capi').C
 -- ---- arguments ---------------------------------------------------------------------------------------------------
 local opts = cli.parse('pretrain', { config = 'tiny', data = 'data/synthetic', out = false, seed = 0,
                                    ['epochs-scale'] = 1, lr = false, stages = false, ['lam-activation'] = false,
+                                   ['sentence-pool'] = false,
                                    ['max-steps'] = false, ['checkpoint-every'] = false, ['stop-after'] = false,
                                    ['poison-step'] = false },
                       { 'resume', 'quiet', 'shuffle-pairs', 'no-eval' })
@@ -56,7 +60,8 @@ local per_epoch = loader:batches_per_epoch()
 -- ---- model -----------------------------------------------------------------------------------------------------------
 prior.seed(opts.seed)
 local model = PRIOR.from_config(cfg, tok:vocab_size(),
-                                { lam_activation = opts['lam-activation'] or nil }) -- the Table 3 ablation
+                                { lam_activation = opts['lam-activation'] or nil, -- the Table 3 ablation
+                                  sentence_pool = opts['sentence-pool'] or nil })
 say('model: %s', tostring(model))
 
 -- ---- schedule --------------------------------------------------------------------------------------------------------
