@@ -24,7 +24,9 @@ prior_tensor *prior_sentence_gather(prior_tensor *hidden, prior_tensor *sentence
  * (Linear D -> D/8 with bias), weights a = softmax over the N tokens of q_i . sum_j k_j (the row sums of q k^T),
  * sentence vector a^T x. */
 typedef struct prior_sentence_attention {
-  prior_linear_layer query, key; /* registered as "<prefix>query.weight", ... (nn.Linear's default init) */
+  /* registered as "<prefix>query.weight", ... (nn.Linear's default init); the reference's checkpoints call them
+   * "item_gather.attention_pool.query.weight", ... */
+  prior_linear_layer query, key;
   int64_t d;
 } prior_sentence_attention;
 
