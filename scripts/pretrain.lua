@@ -10,12 +10,13 @@
 -- --checkpoint-every N overrides the preset's checkpoint interval; --stop-after N exits abruptly after global step N
 -- (resume tests); --poison-step N sets a parameter to NaN before step N (the NaN test). --sentence-pool overrides the
 -- preset's model.sentence_pool (zeroshot.lua and retrieval.lua then need a --config with the same pool: 'attention'
--- has parameters of its own). --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
--- stage at N steps (smoke tests); --shuffle-pairs is the control run (every image trained with another study's
--- report: nothing to learn, so evaluation should stay near chance). Outputs in --out (default runs/pretrain-<preset>):
--- log.jsonl and log.csv (every step: step, stage, epoch, lr, tau, time, the loss terms, grad_norm; the CSV has a header
--- line and an empty cell for a term its stage does not have), checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it), stageN.safetensors,
--- prior.safetensors (the final model) and results.txt.
+-- has parameters of its own). --epochs-scale multiplies every stage's epochs; --stages N runs only the first N
+-- stages; --max-steps N caps each stage at N steps (smoke tests); --shuffle-pairs is the control run (every image
+-- trained with another study's report: nothing to learn, so evaluation should stay near chance).
+-- Outputs in --out (default runs/pretrain-<preset>): log.jsonl and log.csv (every step: step, stage, epoch, lr, tau,
+-- time, the loss terms, grad_norm; the CSV has a header line and an empty cell for a term its stage does not have),
+-- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it and appends to both
+-- logs), stageN.safetensors, prior.safetensors (the final model) and results.txt.
 local ffi = require 'ffi'
 local prior = require 'prior'
 local PRIOR = require 'prior.models.prior'
