@@ -4,15 +4,20 @@
 --
 --   prior scripts/pretrain.lua [--config tiny|paper|FILE.lua] [--data DIR] [--out DIR] [--resume] [--seed N]
 --                              [--epochs-scale X] [--lam-activation sigmoid|softmax] [--no-eval] [--quiet]
+--                              [--sentence-pool avg|max|min|attention]
 --                              [--lr X] [--stages N] [--max-steps N] [--shuffle-pairs] [--checkpoint-every N]
 --                              [--stop-after N] [--poison-step N] [--autocast]
 -- --checkpoint-every N overrides the preset's checkpoint interval; --stop-after N exits abruptly after global step N
 -- (resume tests); --autocast trains in mixed precision (bf16 matmuls and convolutions, f32 weights: prior.autocast;
--- also `train.autocast = true` in a config); --poison-step N sets a parameter to NaN before step N (the NaN test). --epochs-scale multiplies every stage's epochs; --stages N runs only the first N stages; --max-steps N caps each
--- stage at N steps (smoke tests); --shuffle-pairs is the control run (every image trained with another study's
--- report: nothing to learn, so evaluation should stay near chance). Outputs in --out (default runs/pretrain-<preset>): log.jsonl (every step),
--- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it), stageN.safetensors,
--- prior.safetensors (the final model) and results.txt.
+-- also `train.autocast = true` in a config); --poison-step N sets a parameter to NaN before step N (the NaN test). --sentence-pool overrides the
+-- preset's model.sentence_pool (zeroshot.lua and retrieval.lua then need a --config with the same pool: 'attention'
+-- has parameters of its own). --epochs-scale multiplies every stage's epochs; --stages N runs only the first N
+-- stages; --max-steps N caps each stage at N steps (smoke tests); --shuffle-pairs is the control run (every image
+-- trained with another study's report: nothing to learn, so evaluation should stay near chance).
+-- Outputs in --out (default runs/pretrain-<preset>): log.jsonl and log.csv (every step: step, stage, epoch, lr, tau,
+-- time, the loss terms, grad_norm; the CSV has a header line and an empty cell for a term its stage does not have),
+-- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it and appends to both
+-- logs), stageN.safetensors, prior.safetensors (the final model) and results.txt.
 local ffi = require 'ffi'
 local prior = require 'prior'
 local PRIOR = require 'prior.models.prior'
@@ -25,6 +30,7 @@ local C = require('prior.capi').C
 -- ---- arguments ---------------------------------------------------------------------------------------------------
 local opts = cli.parse('pretrain', { config = 'tiny', data = 'data/synthetic', out = false, seed = 0,
                                    ['epochs-scale'] = 1, lr = false, stages = false, ['lam-activation'] = false,
+                                   ['sentence-pool'] = false,
                                    ['max-steps'] = false, ['checkpoint-every'] = false, ['stop-after'] = false,
                                    ['poison-step'] = false },
                       { 'resume', 'quiet', 'shuffle-pairs', 'no-eval', 'autocast' })
@@ -61,7 +67,8 @@ if opts.autocast or cfg.train.autocast then
   say('autocast: bf16 matmuls and convolutions%s', native and '' or ' on the GPU only (this CPU has no native bf16: it stays f32)')
 end
 local model = PRIOR.from_config(cfg, tok:vocab_size(),
-                                { lam_activation = opts['lam-activation'] or nil }) -- the Table 3 ablation
+                                { lam_activation = opts['lam-activation'] or nil, -- the Table 3 ablation
+                                  sentence_pool = opts['sentence-pool'] or nil })
 say('model: %s', tostring(model))
 
 -- ---- schedule --------------------------------------------------------------------------------------------------------
@@ -107,9 +114,14 @@ if opts.resume then
   C.prior_rng_set_state(ffi.new('prior_rng_state', { saved.rng_seed, saved.rng_offset }))
   say('resumed: stage %d, epoch %d, batch %d (step %d)', state.stage, state.epoch, state.batch, state.global_step)
 end
-local log = runlog.open(out .. '/log.jsonl', opts.resume)
 local LOG_KEYS = { 'step', 'stage', 'epoch', 'lr', 'tau', 'time', 'total', 'global', 'local_image', 'local_text', 'proto',
                    'rec_image', 'spg', 'kl', 'gpa', 'grad_norm' }
+local log = runlog.open(out .. '/log.jsonl', opts.resume)
+local csv = runlog.open_csv(out .. '/log.csv', LOG_KEYS, opts.resume) -- the same records, one row each
+local function log_step(rec)
+  log:write(rec, LOG_KEYS)
+  csv:write(rec)
+end
 
 local function save(tag)
   local rng = C.prior_rng_get_state()
@@ -178,7 +190,7 @@ for stage = state.stage, n_stages do
           if losses[k] then
             rec[k] = losses[k]:item()
             if rec[k] ~= rec[k] or rec[k] == math.huge or rec[k] == -math.huge then
-              log:write(rec, LOG_KEYS)
+              log_step(rec)
               error(string.format('pretrain: the %s loss became %s at step %d (stage %d); the last good checkpoint is %s',
                                   k, tostring(rec[k]), state.global_step, stage, ckpt_path), 0)
             end
@@ -190,7 +202,7 @@ for stage = state.stage, n_stages do
         model:zero_grad()
         state.step, state.global_step, state.batch = state.step + 1, state.global_step + 1, seen
         rec.time = now() - t_step
-        log:write(rec, LOG_KEYS)
+        log_step(rec)
         if state.global_step % (tr.log_every or 10) == 0 then
           local done = state.step - stage_step0
           local per = (now() - stage_start) / math.max(done, 1)
@@ -210,6 +222,7 @@ for stage = state.stage, n_stages do
   say('stage %d done: %d steps in %s', stage, stages[stage].steps, runlog.hms(now() - stage_start))
 end
 log:close()
+csv:close()
 local stats = loader:stats()
 say('training: %d steps in %s; loader: %s', total_steps, runlog.hms(now() - run_start), tostring(stats.summary or ''))
 model:save(out .. '/prior.safetensors', { preset = cfg.preset or 'custom' })

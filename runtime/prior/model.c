@@ -19,6 +19,7 @@ struct prior_model {
   prior_attention_pool image_pool;
   prior_bert *bert;
   prior_attention_pool sentence_pool;
+  prior_sentence_attention sentence_gather; /* only with the 'attention' sentence pool */
   projection global_image, local_image, local_text;
   prior_spb spb;
   prior_lam lam;
@@ -97,6 +98,11 @@ prior_model *prior_model_new(const prior_model_config *config) {
     prior_error_set(PRIOR_ERR_ARGUMENT, "prior model: image_size %lld must be a multiple of 32", (long long)c->image_size);
     return NULL;
   }
+  if (c->sentence_pool < PRIOR_SENTENCE_AVG || c->sentence_pool > PRIOR_SENTENCE_ATTENTION) {
+    prior_error_set(PRIOR_ERR_ARGUMENT, "prior model: sentence_pool %d is not avg (0), max (1), min (2) or attention (3)",
+                    (int)c->sentence_pool);
+    return NULL;
+  }
   prior_model *m = calloc(1, sizeof *m);
   if (!m) {
     prior_error_set(PRIOR_ERR_MEMORY, "out of memory creating the model");
@@ -138,6 +144,10 @@ prior_model *prior_model_new(const prior_model_config *config) {
     s = prior_ccr_text_decoder_init(&m->ccr_text, m->params, "ccr_text.", &dc, c->num_queries, c->decoder_causal,
                                     c->decoder_embeddings);
   }
+  /* Last, so that every other parameter draws the same initial values whichever pool is chosen. It pools the
+   * projected token states (the reference's item_gather.attention_pool, width embed_dim). */
+  if (s == PRIOR_OK && c->sentence_pool == PRIOR_SENTENCE_ATTENTION)
+    s = prior_sentence_attention_init(&m->sentence_gather, m->params, "text_encoder.sentence_gather.", d);
   if (s != PRIOR_OK) {
     prior_error_context("creating the PRIOR model");
     prior_model_free(m);
@@ -197,9 +207,16 @@ static prior_status encode_image(prior_model *m, prior_tensor *images, int train
 static prior_status encode_sentences(prior_model *m, prior_tensor *ids, prior_tensor *attention_mask,
                                      prior_tensor *sentence_index, int training, prior_tensor **sents, prior_tensor **mask) {
   prior_tensor *h = prior_bert_forward(m->bert, ids, attention_mask, NULL, training, NULL);
-  prior_tensor *hp = h ? projection_forward(&m->local_text, h) : NULL; /* projection first, as the reference */
+  /* projection first, as the reference: the same as gathering first for avg, not for max, min or attention */
+  prior_tensor *hp = h ? projection_forward(&m->local_text, h) : NULL;
   int64_t count = prior_sentence_count(sentence_index);
-  *sents = hp ? prior_sentence_gather(hp, sentence_index, count, (prior_sentence_pool)m->config.sentence_pool, mask) : NULL;
+  prior_sentence_pool pool = (prior_sentence_pool)m->config.sentence_pool;
+  if (!hp)
+    *sents = NULL;
+  else if (pool == PRIOR_SENTENCE_ATTENTION)
+    *sents = prior_sentence_gather_attention(&m->sentence_gather, hp, sentence_index, count, mask, NULL);
+  else
+    *sents = prior_sentence_gather(hp, sentence_index, count, pool, mask);
   prior_free_all(2, h, hp);
   return *sents ? PRIOR_OK : prior_error_code();
 }

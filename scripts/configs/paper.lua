@@ -8,6 +8,7 @@ return {
     vocab_size = 28996, hidden = 768, layers = 12, heads = 12, intermediate = 3072, max_positions = 512,
     hidden_dropout = 0.1, attention_dropout = 0.1,
     pool_heads = 8, num_prototypes = 512, num_queries = 16, decoder_layers = 6,
+    sentence_pool = 'avg', -- or 'max', 'min', 'attention' (see tiny.lua)
   },
   data = { seed = 0, image_size = 224, max_length = 256, batch_size = 128, workers = 8, augment = true },
   train = {

@@ -10,6 +10,9 @@ return {
     hidden = 64, layers = 2, heads = 4, intermediate = 128, max_positions = 128,
     hidden_dropout = 0.1, attention_dropout = 0.1,
     pool_heads = 4, num_prototypes = 64, num_queries = 8, decoder_layers = 1,
+    -- how token states become sentence vectors: 'avg' (MODEL.md), 'max', 'min' or 'attention' (the reference's
+    -- learned pool: softmax over a sentence's tokens of q_i . sum_j k_j, q and k Linear D -> D/8)
+    sentence_pool = 'avg',
   },
   data = {
     seed = 0, image_size = 64, mimic_subjects = 1200, chexpert_patients = 1600, per_class = 40,

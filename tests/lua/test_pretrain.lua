@@ -1,6 +1,8 @@
 -- The pre-training script end to end on a small synthetic set: three stages of a few steps each, checkpoints,
 -- the step log, zero-shot and retrieval scores printed, a resumed run, and the error for a NaN-free wrong preset.
 local t = require 'prior.testing'
+local plot = require 'prior.plot'
+local csv = dofile('tests/lua/helpers/csv.lua')
 local exe = arg[-1]
 local tmp = os.tmpname()
 os.remove(tmp)
@@ -15,6 +17,28 @@ local function run(args)
   return ok == 0 or ok == true, text
 end
 
+-- log.csv against log.jsonl: one header line with the columns in order, one row per JSON line with its values, an
+-- empty cell where the JSON record has no such key. Returns the number of rows.
+local LOG_COLUMNS = 'step,stage,epoch,lr,tau,time,total,global,local_image,local_text,proto,rec_image,spg,kl,gpa,grad_norm'
+local function check_csv_log(dir)
+  local recs = plot.read_jsonl(dir .. '/log.jsonl')
+  local header, rows, headers = csv.read(dir .. '/log.csv')
+  t.eq(table.concat(header, ','), LOG_COLUMNS, 'log.csv columns')
+  t.eq(headers, 1, 'one header line')
+  t.eq(#rows, #recs, 'a CSV row per JSON line')
+  for i, rec in ipairs(recs) do
+    t.eq(#rows[i], #header, 'row ' .. i .. ' has every column')
+    for col, k in ipairs(header) do
+      if rec[k] == nil then
+        t.eq(rows[i][col], '', string.format('row %d: %s is absent in the JSON log', i, k))
+      else
+        t.eq(tonumber(rows[i][col]), rec[k], string.format('row %d: %s', i, k))
+      end
+    end
+  end
+  return #rows
+end
+
 local function exists(path)
   local f = io.open(path)
   if f then f:close() end
@@ -24,7 +48,7 @@ end
 t.test('three stages, checkpoints, log and scores', function()
   local ok, text = run(string.format('--data %s/data --out %s/run --max-steps 3 --quiet', tmp, tmp))
   t.truthy(ok, 'the script exits 0:\n' .. text)
-  for _, name in ipairs({ 'log.jsonl', 'checkpoint.safetensors', 'stage1.safetensors', 'stage2.safetensors',
+  for _, name in ipairs({ 'log.jsonl', 'log.csv', 'checkpoint.safetensors', 'stage1.safetensors', 'stage2.safetensors',
                           'stage3.safetensors', 'prior.safetensors', 'results.txt' }) do
     t.truthy(exists(tmp .. '/run/' .. name), name .. ' written')
   end
@@ -34,6 +58,10 @@ t.test('three stages, checkpoints, log and scores', function()
     t.truthy(line:match('^{"step":%d+,"stage":[123],') ~= nil, 'log line: ' .. line)
   end
   t.truthy(lines == 9, '3 steps in each of 3 stages logged, got ' .. lines)
+  t.eq(check_csv_log(tmp .. '/run'), 9)
+  local _, rows = csv.read(tmp .. '/run/log.csv')
+  t.eq(rows[1][11], '', 'no proto term in stage 1')
+  t.truthy(tonumber(rows[9][11]) ~= nil and tonumber(rows[9][12]) ~= nil, 'proto and rec_image in stage 3')
   local results = io.open(tmp .. '/run/results.txt'):read('*a')
   t.truthy(results:match('zeroshot_accuracy 0%.%d+') or results:match('zeroshot_accuracy 1%.0+'), 'a zero-shot accuracy')
 end)
@@ -53,6 +81,7 @@ t.test('resume continues from the checkpoint', function()
   local ok, text = run(string.format('--data %s/data --out %s/run --max-steps 3 --resume --no-eval', tmp, tmp))
   t.truthy(ok, 'resume exits 0:\n' .. text)
   t.truthy(text:match('resumed: stage 3') ~= nil, 'it says where it resumed:\n' .. text)
+  check_csv_log(tmp .. '/run') -- reopened for appending: still one header
 end)
 
 -- step -> total loss, the last record of each step (a resumed run appends the steps it repeats)
@@ -74,6 +103,9 @@ t.test('a killed run resumed from its checkpoint gives the same loss curve', fun
   ok, text = run(common .. ' --out ' .. tmp .. '/killed --resume')
   t.truthy(ok, 'resumed run:\n' .. text)
   local a, b = totals(tmp .. '/whole/log.jsonl'), totals(tmp .. '/killed/log.jsonl')
+  -- the killed run's rows survive and the resumed run's follow them (it repeats the steps after the checkpoint)
+  local n = check_csv_log(tmp .. '/killed')
+  t.truthy(n > 15, 'rows of both runs: ' .. n)
   t.eq(#a, 14, 'steps 0..14 logged')
   for step = 0, 14 do
     t.truthy(a[step] ~= nil and a[step] == b[step],

@@ -36,7 +36,8 @@ function PRIOR.preset(name)
 end
 
 local LAM = { sigmoid = 0, softmax = 1 }
-local POOL = { avg = 0, max = 1, min = 2 }
+-- sentence gathering: 'attention' adds the pool's query and key Linear layers (text_encoder.sentence_gather.*)
+local POOL = { avg = 0, max = 1, min = 2, attention = 3 }
 
 -- The C config from a model table (a preset's `model` part with overrides).
 local function c_config(m)

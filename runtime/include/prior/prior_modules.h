@@ -7,12 +7,35 @@
 #include "prior/nn_layers.h"
 
 /* ---- sentence gathering ------------------------------------------------------------------------------------ */
-typedef enum prior_sentence_pool { PRIOR_SENTENCE_AVG = 0, PRIOR_SENTENCE_MAX = 1, PRIOR_SENTENCE_MIN = 2 } prior_sentence_pool;
+typedef enum prior_sentence_pool {
+  PRIOR_SENTENCE_AVG = 0,
+  PRIOR_SENTENCE_MAX = 1,
+  PRIOR_SENTENCE_MIN = 2,
+  PRIOR_SENTENCE_ATTENTION = 3 /* learned weights: prior_sentence_gather_attention */
+} prior_sentence_pool;
 
 /* hidden [B, L, D]; sentence_index [B, L] (i64/i32: 1-based sentence number, <= 0 for [CLS], [SEP], padding).
- * Returns [B, M, D] sentence vectors (zeros for absent sentences); mask_out (may be NULL) gets [B, M] f32. */
+ * Returns [B, M, D] sentence vectors (zeros for absent sentences); mask_out (may be NULL) gets [B, M] f32.
+ * pool is avg, max or min; the attention pool has parameters and its own function below. */
 prior_tensor *prior_sentence_gather(prior_tensor *hidden, prior_tensor *sentence_index, int64_t max_sentences,
                                     prior_sentence_pool pool, prior_tensor **mask_out);
+
+/* The 'attention' pool of the reference: for the N token vectors x of one sentence, q = query(x), k = key(x)
+ * (Linear D -> D/8 with bias), weights a = softmax over the N tokens of q_i . sum_j k_j (the row sums of q k^T),
+ * sentence vector a^T x. */
+typedef struct prior_sentence_attention {
+  /* registered as "<prefix>query.weight", ... (nn.Linear's default init); the reference's checkpoints call them
+   * "item_gather.attention_pool.query.weight", ... */
+  prior_linear_layer query, key;
+  int64_t d;
+} prior_sentence_attention;
+
+prior_status prior_sentence_attention_init(prior_sentence_attention *a, prior_params *p, const char *prefix, int64_t d);
+/* As prior_sentence_gather, with the attention pool, batched over reports and sentences. weights_out (may be NULL)
+ * gets the token weights [B, M, L] (each real sentence's row sums to 1 over its tokens; other entries 0). */
+prior_tensor *prior_sentence_gather_attention(const prior_sentence_attention *a, prior_tensor *hidden,
+                                              prior_tensor *sentence_index, int64_t max_sentences,
+                                              prior_tensor **mask_out, prior_tensor **weights_out);
 /* The number of sentences of the longest report: max of sentence_index (at least 1). */
 int64_t prior_sentence_count(const prior_tensor *sentence_index);
 
