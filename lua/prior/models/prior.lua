@@ -327,8 +327,8 @@ function PRIOR.load(path, opts, ...)
     m.decoder_layers = 8 -- the reference's sentence decoder
   end
   m.pool_heads = 8 -- fixed in the reference's code for both attention pools
-  for k, v in pairs(ref.sizes(shapes, names, kind, path)) do m[k] = v end
   for k, v in pairs(ref.SWITCHES) do m[k] = v end
+  for k, v in pairs(ref.sizes(shapes, names, kind, path)) do m[k] = v end -- what the file shows wins
   for k, v in pairs(opts) do if k ~= 'preset' then m[k] = v end end
   if not m.heads then
     if m.hidden ~= 768 then

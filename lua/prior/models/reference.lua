@@ -48,6 +48,7 @@ M.DROP = {
 M.RENAME = {
   { 'image_encoder.atten_pool.', 'image_encoder.attnpool.' },   -- attribute name of their AttentionPool2d
   { 'global_text_attention.', 'text_encoder.sentence_pool.' },  -- their SentenceAttentionPool over sentences
+  { 'item_gather.attention_pool.', 'text_encoder.sentence_gather.' }, -- only in runs with gather pool 'attention'
   { 'sentence_bank.embed.weight', 'spb.prototypes' },           -- SPB keeps the prototypes in an nn.Embedding
   -- LocalCrossAttention: query1/key1/value1 project the image tokens, query2/key2/value2 the sentences; scores1 =
   -- query2(T) key1(I)^T weights value1(I) (each sentence's image context), scores2 = query1(I) key2(T)^T weights
@@ -186,6 +187,7 @@ function M.sizes(shapes, names, kind, path)
     m.decoder_layers = count_indices(names, '^sentence_decoder%.encoder%.layer%.(%d+)%.')
     m.num_queries = need(shapes, 'prototype_queries', path)[2]
     m.num_prototypes = need(shapes, 'sentence_bank.embed.weight', path)[1]
+    if shapes['item_gather.attention_pool.query.weight'] then m.sentence_pool = 'attention' end
   end
   return m
 end
