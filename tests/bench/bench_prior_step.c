@@ -88,8 +88,8 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_SELF, &ru);
   prior_memory_stats ms;
   prior_memory_stats_get(prior_cpu(), &ms);
-  printf("prior step (%s%s): preset %s batch %lld stage %d params %.2fM: median %.3f s (first %.3f s), peak RSS %.0f MB, "
-         "tensor peak %.0f MB\n", bf16 ? "bf16 autocast" : "f32",
+  printf("prior step (%s%s): preset %s batch %lld stage %d params %.2fM: median %.3f s (first %.3f s), peak RSS %.0f MiB, "
+         "tensor peak %.0f MiB\n", bf16 ? "bf16 autocast" : "f32",
          bf16 && !prior_autocast_native(prior_cpu()) ? ", no native bf16: ran f32" : "", preset, (long long)batch, stage, prior_params_numel(prior_model_params(m)) / 1e6,
          times[1 + repeats / 2], times[0], ru.ru_maxrss / 1024.0, ms.peak_bytes_in_use / 1048576.0);
   return 0;
