@@ -101,6 +101,27 @@ static void operand_dims(const prior_tensor *t, const prior_tensor *out, int64_t
   strides[nd - 2] = t->strides[nd - 2], strides[nd - 1] = t->strides[nd - 1];
 }
 
+/* A dense bf16 layout with the dims in the same memory order as `strides` (a transposed operand stays
+ * transposed): converting into it is one streaming pass, where a reordering conversion (into oneDNN's
+ * preferred blocked layout, or from a transposed view into a row-major one) costs several times more, and the
+ * AMX matmul packs its operands itself either way. */
+static void same_order_md(dnnl_memory_desc_t *md, int nd, const dnnl_dim_t *dims, const dnnl_dim_t *strides) {
+  int order[PRIOR_MAX_DIMS]; /* dims from the outermost (largest stride) to the innermost */
+  for (int d = 0; d < nd; d++) order[d] = d;
+  for (int i = 1; i < nd; i++) /* insertion sort, stable: ties keep the logical order */
+    for (int j = i; j > 0 && strides[order[j]] > strides[order[j - 1]]; j--) {
+      int t = order[j];
+      order[j] = order[j - 1], order[j - 1] = t;
+    }
+  dnnl_dims_t dense;
+  dnnl_dim_t step = 1;
+  for (int i = nd - 1; i >= 0; i--) {
+    dense[order[i]] = step;
+    step *= dims[order[i]];
+  }
+  dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_bf16, dense);
+}
+
 /* A plan for the whole batched product: our f32 operands, read with their strides (permuted heads, transposes,
  * broadcasts), are reordered into bf16 in whatever layout the primitive prefers; the output is f32 row-major. */
 static prior_dnnl_plan *bf16_plan(const bf16_key *key) {
@@ -117,8 +138,8 @@ static prior_dnnl_plan *bf16_plan(const bf16_key *key) {
   dnnl_memory_desc_init_by_strides(&user[0], nd, ad, dnnl_f32, as);
   dnnl_memory_desc_init_by_strides(&user[1], nd, bd, dnnl_f32, bs);
   dnnl_memory_desc_init_by_strides(&user[2], nd, od, dnnl_f32, os);
-  dnnl_memory_desc_init_by_tag(&prim_a, nd, ad, dnnl_bf16, dnnl_format_tag_any);
-  dnnl_memory_desc_init_by_tag(&prim_b, nd, bd, dnnl_bf16, dnnl_format_tag_any);
+  same_order_md(&prim_a, nd, ad, as);
+  same_order_md(&prim_b, nd, bd, bs);
   dnnl_matmul_desc_t md;
   dnnl_primitive_desc_t pd;
   dnnl_status_t st = dnnl_matmul_desc_init(&md, &prim_a, &prim_b, NULL, &user[2]);
