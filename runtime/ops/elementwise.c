@@ -6,6 +6,24 @@
 
 /* ---- binary ------------------------------------------------------------------------------------------------ */
 
+/* A binary node keeps its inputs' shapes in ints (op, then ndim and dims of a, then of b) and only the input
+ * tensors its backward reads: add and sub none, mul each one for the other's gradient. Keeping an input alive
+ * for its shape alone (a linear's pre-bias output, both sides of a residual add, a dropout's input) would hold
+ * a whole activation per op until backward. */
+enum { SHAPE_A = 1, SHAPE_B = 1 + 1 + PRIOR_MAX_DIMS };
+
+static void keep_shape(prior_node *node, int at, const prior_tensor *t) {
+  node->ints[at] = t->ndim;
+  for (int d = 0; d < t->ndim; d++) node->ints[at + 1 + d] = t->shape[d];
+}
+
+static prior_tensor *reduce_to(prior_tensor *g, const prior_node *node, int at) {
+  int64_t shape[PRIOR_MAX_DIMS];
+  int nd = (int)node->ints[at];
+  for (int d = 0; d < nd; d++) shape[d] = node->ints[at + 1 + d];
+  return prior_sum_to_shape(g, nd, shape);
+}
+
 static prior_status binary_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
   prior_tensor *a = node->saved[0], *b = node->saved[1];
   int op = (int)node->ints[0];
@@ -63,11 +81,11 @@ static prior_status binary_backward(prior_node *node, prior_tensor *g, prior_ten
   }
   prior_free_all(3, t1, t2, t3);
   if (node->needs_grad[0]) {
-    gi[0] = prior_sum_to_shape(ga, a->ndim, a->shape);
+    gi[0] = ga ? reduce_to(ga, node, SHAPE_A) : NULL;
     if (!gi[0]) return prior_free_all(2, ga, gb), prior_error_code();
   }
   if (node->needs_grad[1]) {
-    gi[1] = prior_sum_to_shape(gb, b->ndim, b->shape);
+    gi[1] = gb ? reduce_to(gb, node, SHAPE_B) : NULL;
     if (!gi[1]) return prior_free_all(2, ga, gb), prior_error_code();
   }
   prior_free_all(2, ga, gb);
@@ -80,13 +98,23 @@ static prior_tensor *binary(const char *name, prior_tensor *a, prior_tensor *b, 
   prior_tensor *inputs[2] = {a, b};
   if (prior_autograd_needed(2, inputs) && prior_dtype_is_floating(out->dtype)) {
     prior_node *node = prior_node_new(name, binary_backward, 2, inputs);
-    if (!node || prior_node_save(node, a) < 0 || prior_node_save(node, b) < 0 ||
-        (op == PRIOR_BINARY_POW && prior_node_save(node, out) < 0)) {
+    int keep_a = 1, keep_b = 1;
+    if (node && (op == PRIOR_BINARY_ADD || op == PRIOR_BINARY_SUB)) keep_a = keep_b = 0;
+    if (node && op == PRIOR_BINARY_MUL) keep_a = node->needs_grad[1], keep_b = node->needs_grad[0];
+    if (node && op == PRIOR_BINARY_DIV) keep_a = node->needs_grad[1];
+    /* slots are fixed: saved[0] = a, saved[1] = b (either may be empty), saved[2] = out for pow */
+    int ok = node != NULL;
+    if (ok) ok = keep_a ? prior_node_save(node, a) == 0 : (node->n_saved = 1, 1);
+    if (ok) ok = keep_b ? prior_node_save(node, b) == 1 : (node->n_saved = 2, 1);
+    if (ok && op == PRIOR_BINARY_POW) ok = prior_node_save(node, out) == 2;
+    if (!ok) {
       prior_node_release(node);
       prior_tensor_free(out);
       return NULL;
     }
     node->ints[0] = op;
+    keep_shape(node, SHAPE_A, a);
+    keep_shape(node, SHAPE_B, b);
     prior_node_attach(node, out);
   }
   return out;
