@@ -1,5 +1,5 @@
 /* batch_norm2d: gradient checks in training and eval mode (with and without weight/bias, a non-contiguous
- * input), the f32 oneDNN path against the f64 loops, a PyTorch fixture for the running statistics after a
+ * input), the f32 loops against the f64 ones (also on channels whose mean is large against their spread), a PyTorch fixture for the running statistics after a
  * training step (unbiased variance, momentum), and error paths. */
 #include "dense_util.h"
 
@@ -76,7 +76,7 @@ int main(void) {
   GRADCHECK("bn eval", apply_bn, &eval, 3, in1);
   GRADCHECK("bn eval no affine, strided", apply_bn, &eval, 3, in2);
 
-  /* f32 (oneDNN forward / training backward) against the f64 loops */
+  /* f32 against the f64 loops */
   int64_t sbig[4] = {4, 16, 9, 7}, sc16[1] = {16};
   prior_tensor *bx = leaf_uniform(4, sbig, -2, 3), *bw = leaf_uniform(1, sc16, 0.5, 1.5), *bb = leaf_uniform(1, sc16, -1, 1);
   prior_tensor *brm = prior_tensor_zeros(1, sc16, PRIOR_F64, prior_cpu()), *brv = prior_tensor_ones(1, sc16, PRIOR_F64, prior_cpu());
@@ -96,6 +96,18 @@ int main(void) {
   prior_tensor *e64 = prior_batch_norm2d(bx, brm, brv, bw, bb, 0, 0.2, 1e-5);
   prior_tensor *e32 = prior_batch_norm2d(bx32, brm32, brv32, bw32, bb32, 0, 0.2, 1e-5);
   CHECK(e64 && e32 && max_rel_diff(e32, e64) < 1e-5);
+
+  /* a channel far from zero (mean 1000, spread 0.01): the normalised values must not inherit the mean's rounding */
+  prior_tensor *far = prior_tensor_empty(4, sbig, PRIOR_F64, prior_cpu());
+  prior_tensor_uniform_(far, 1000.0 - 0.01, 1000.0 + 0.01);
+  prior_tensor *far32 = prior_tensor_to_dtype_raw(far, PRIOR_F32); /* f32 values, so both runs see one input */
+  prior_tensor_free(far);
+  far = prior_tensor_to_dtype_raw(far32, PRIOR_F64);
+  prior_tensor_free(far32);
+  prior_tensor_set_requires_grad(far, 1);
+  prior_tensor *infar[3] = {far, bw, bb};
+  check_f32_vs_f64("bn f32 train, large mean", apply_bn, &train, 3, infar, 1e-4);
+  prior_tensor_free(far);
 
   check_fixture(PRIOR_F64, 1e-12);
   check_fixture(PRIOR_F32, 1e-5);
