@@ -436,6 +436,10 @@ static void convert_loop(char **p, const int64_t *s, int64_t n, void *vctx) {
     for (int64_t i = 0; i < n; i++) *(float *)(dst + i * s[0]) = (float)*(const double *)(src + i * s[1]);
     return;
   }
+  if (c->dst == PRIOR_BF16 && c->src == PRIOR_F32) { /* autocast's operand copies */
+    for (int64_t i = 0; i < n; i++) *(uint16_t *)(dst + i * s[0]) = prior_f32_to_bf16(*(const float *)(src + i * s[1]));
+    return;
+  }
   if (c->dst == PRIOR_F64 && c->src == PRIOR_F32) {
     for (int64_t i = 0; i < n; i++) *(double *)(dst + i * s[0]) = *(const float *)(src + i * s[1]);
     return;

@@ -1,13 +1,17 @@
 /* Matrix products. Everything reduces to one differentiable core, [..., n, k] x [..., k, m] with equal batch
  * dims: matmul broadcasts its operands to that form with expand (whose backward sums the gradient back),
  * linear flattens the leading dims into one matrix (a single large GEMM instead of many small ones). */
+#include <string.h>
+
 #include "backend/kernels_dense.h"
 #include "ops/op_util.h"
+#include "prior/amp.h"
 #include "prior/ops_elementwise.h"
 #include "prior/ops_linalg.h"
 #include "prior/ops_shape.h"
 
-/* a x b through the backend kernel, no autograd; a and b may be any strided views. */
+/* a x b through the backend kernel, no autograd; a and b may be any strided views, and either may be a bf16
+ * copy made under autocast (the product is then f32). */
 static prior_tensor *matmul_raw(const char *op, prior_tensor *a, prior_tensor *b) {
   prior_matmul_kernel k = (prior_matmul_kernel)prior_op_kernel(op, "matmul", a);
   if (!k) return NULL;
@@ -15,7 +19,8 @@ static prior_tensor *matmul_raw(const char *op, prior_tensor *a, prior_tensor *b
   int nd = a->ndim;
   for (int d = 0; d < nd - 1; d++) shape[d] = a->shape[d];
   shape[nd - 1] = b->shape[nd - 1];
-  prior_tensor *out = prior_tensor_empty(nd, shape, (prior_dtype)a->dtype, a->device);
+  prior_dtype dt = a->dtype != PRIOR_BF16 ? (prior_dtype)a->dtype : b->dtype != PRIOR_BF16 ? (prior_dtype)b->dtype : PRIOR_F32;
+  prior_tensor *out = prior_tensor_empty(nd, shape, dt, a->device);
   if (!out) return NULL;
   if (k(out, a, b) != PRIOR_OK) {
     prior_error_context("%s", op);
@@ -35,6 +40,57 @@ static prior_tensor *mT(const prior_tensor *t) {
   return prior_tensor_as_strided(t, nd, shape, strides, t->offset);
 }
 
+/* ---- CPU autocast: bf16 operand copies, made once ------------------------------------------------------------ */
+
+/* Under autocast on a CPU with native bf16, the product reads bf16 operands anyway. Converting each f32 operand
+ * once here, and keeping the bf16 copy for backward instead of the f32 tensor, saves converting it again for each
+ * backward product (three conversions per linear layer become one) and halves what the node holds. */
+static int lower_to_bf16(const prior_tensor *t) {
+  return t->dtype == PRIOR_F32 && t->device.type == PRIOR_DEVICE_CPU && prior_autocast_enabled() &&
+         prior_autocast_native(t->device);
+}
+
+/* A bf16 copy of t laid out in t's own memory order (dims sorted by stride; a transposed view stays transposed,
+ * so the copy is one streaming pass), broadcast dims (stride 0) kept broadcast. */
+static prior_tensor *bf16_copy(prior_tensor *t) {
+  int nd = t->ndim, order[PRIOR_MAX_DIMS];
+  int64_t shape[PRIOR_MAX_DIMS], strides[PRIOR_MAX_DIMS], step = 1;
+  for (int d = 0; d < nd; d++) order[d] = d, shape[d] = t->strides[d] == 0 ? 1 : t->shape[d];
+  for (int i = 1; i < nd; i++) /* outermost (largest stride) first; stable */
+    for (int j = i; j > 0 && t->strides[order[j]] > t->strides[order[j - 1]]; j--) {
+      int x = order[j];
+      order[j] = order[j - 1], order[j - 1] = x;
+    }
+  for (int i = nd - 1; i >= 0; i--) strides[order[i]] = step, step *= shape[order[i]];
+  int dense_source = 1; /* t is a permutation of a dense block: the copy is one flat pass */
+  for (int d = 0; d < nd; d++)
+    if (t->strides[d] != 0 && shape[d] > 1 && t->strides[d] != strides[d]) dense_source = 0;
+  prior_tensor *base = prior_tensor_empty(1, &step, PRIOR_BF16, t->device);
+  prior_tensor *dense = base ? prior_tensor_as_strided(base, nd, shape, strides, 0) : NULL;
+  prior_tensor_free(base);
+  if (!dense) return NULL;
+  prior_status s = PRIOR_OK;
+  if (dense_source) {
+    const float *src = prior_tensor_data(t);
+    uint16_t *dst = prior_tensor_data(dense);
+#pragma omp parallel for simd if (step > 32768)
+    for (int64_t i = 0; i < step; i++) {
+      uint32_t u;
+      memcpy(&u, &src[i], 4);
+      /* round to nearest even; a NaN stays a (quiet) NaN */
+      dst[i] = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+  } else {
+    prior_tensor *src = prior_tensor_as_strided(t, nd, shape, t->strides, t->offset);
+    s = src ? prior_tensor_copy_(dense, src) : prior_error_code();
+    prior_tensor_free(src);
+  }
+  for (int d = 0; d < nd; d++) strides[d] = t->strides[d] == 0 ? 0 : strides[d];
+  prior_tensor *view = s == PRIOR_OK ? prior_tensor_as_strided(dense, nd, t->shape, strides, 0) : NULL;
+  prior_tensor_free(dense);
+  return view;
+}
+
 /* Whether t's matrices are stored column by column (a transposed view, e.g. linear's W^T). */
 static int column_major(const prior_tensor *t) {
   int nd = t->ndim;
@@ -51,39 +107,54 @@ static prior_tensor *product(prior_tensor *x, prior_tensor *y, int transposed) {
   return out;
 }
 
-/* Each operand's gradient is laid out like the operand: a weight used transposed (linear's W^T) gets a
+/* Each operand's gradient is laid out like the operand (ints[0], ints[1]): a weight used transposed (linear's W^T) gets a
  * gradient whose transpose is contiguous, so it reaches the parameter's .grad without a copy. */
 static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
   prior_tensor *a = node->saved[0], *b = node->saved[1];
+  prior_tensor *gl = NULL; /* under autocast, the bf16 copy of g that both products read */
+  if (node->needs_grad[0] && node->needs_grad[1] && (a->dtype == PRIOR_BF16 || b->dtype == PRIOR_BF16) &&
+      prior_autocast_native(g->device) && g->dtype == PRIOR_F32 && g->device.type == PRIOR_DEVICE_CPU) {
+    if (!(gl = bf16_copy(g))) return prior_error_code();
+    g = gl;
+  }
+  prior_status s = PRIOR_OK;
   if (node->needs_grad[0]) { /* g x b^T */
     prior_tensor *bt = mT(b);
-    gi[0] = bt ? product(g, bt, column_major(a)) : NULL;
+    gi[0] = bt ? product(g, bt, (int)node->ints[0]) : NULL;
     prior_tensor_free(bt);
-    if (!gi[0]) return prior_error_code();
+    if (!gi[0]) s = prior_error_code();
   }
-  if (node->needs_grad[1]) { /* a^T x g */
+  if (s == PRIOR_OK && node->needs_grad[1]) { /* a^T x g */
     prior_tensor *at = mT(a);
-    gi[1] = at ? product(at, g, column_major(b)) : NULL;
+    gi[1] = at ? product(at, g, (int)node->ints[1]) : NULL;
     prior_tensor_free(at);
-    if (!gi[1]) return prior_error_code();
+    if (!gi[1]) s = prior_error_code();
   }
-  return PRIOR_OK;
+  prior_tensor_free(gl);
+  return s;
 }
 
 /* [..., n, k] x [..., k, m] with identical batch dims, recording autograd. */
 static prior_tensor *matmul_core(const char *op, prior_tensor *a, prior_tensor *b) {
-  prior_tensor *out = matmul_raw(op, a, b);
-  if (!out) return NULL;
+  prior_tensor *al = lower_to_bf16(a) ? bf16_copy(a) : prior_tensor_retain(a);
+  prior_tensor *bl = al && lower_to_bf16(b) ? bf16_copy(b) : al ? prior_tensor_retain(b) : NULL;
+  prior_tensor *out = bl ? matmul_raw(op, al, bl) : NULL;
   prior_tensor *inputs[2] = {a, b};
-  if (prior_autograd_needed(2, inputs)) {
+  if (out && prior_autograd_needed(2, inputs)) {
     prior_node *node = prior_node_new(op, matmul_backward, 2, inputs);
-    if (!node || prior_node_save(node, a) < 0 || prior_node_save(node, b) < 0) {
+    /* each operand is needed only for the other's gradient */
+    int ok = node != NULL;
+    if (ok) ok = node->needs_grad[1] ? prior_node_save(node, al) == 0 : (node->n_saved = 1, 1);
+    if (ok) ok = node->needs_grad[0] ? prior_node_save(node, bl) == 1 : (node->n_saved = 2, 1);
+    if (!ok) {
       prior_node_release(node);
-      prior_tensor_free(out);
+      prior_free_all(3, al, bl, out);
       return NULL;
     }
+    node->ints[0] = column_major(a), node->ints[1] = column_major(b); /* the gradients' layouts */
     prior_node_attach(node, out);
   }
+  prior_free_all(2, al, bl);
   return out;
 }
 

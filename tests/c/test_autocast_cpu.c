@@ -156,6 +156,32 @@ static void test_conv(void) {
   check_case("conv 1x1 on 28x28 (plain formats)", apply_conv, &c1, 3, s1, nd);
 }
 
+/* A graph recorded under autocast keeps bf16 operand copies for backward; turning autocast off before backward
+ * must not change the gradients (the kept copies are still read as bf16). */
+static void test_backward_after_switch_off(void) {
+  int64_t sa[2] = {33, 48}, sb[2] = {48, 20};
+  prior_tensor *a = prior_tensor_randn(2, sa, PRIOR_F32, prior_cpu()), *b = prior_tensor_randn(2, sb, PRIOR_F32, prior_cpu());
+  prior_tensor_set_requires_grad(a, 1);
+  prior_tensor_set_requires_grad(b, 1);
+  prior_tensor *ga[2] = {0}, *gb[2] = {0};
+  for (int off = 0; off < 2; off++) {
+    CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+    prior_tensor *y = prior_matmul(a, b);
+    if (off) CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+    prior_tensor *r = prior_tensor_ones(2, y->shape, PRIOR_F32, prior_cpu());
+    CHECK_OK(prior_backward(y, r, 0));
+    CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+    ga[off] = prior_tensor_clone_raw(a->grad), gb[off] = prior_tensor_clone_raw(b->grad);
+    prior_tensor_zero_grad(a);
+    prior_tensor_zero_grad(b);
+    prior_free_all(2, y, r);
+  }
+  CHECK_MSG(max_rel_diff(ga[1], ga[0]) == 0 && max_rel_diff(gb[1], gb[0]) == 0,
+            "backward after autocast was switched off differs: %.3g / %.3g", max_rel_diff(ga[1], ga[0]),
+            max_rel_diff(gb[1], gb[0]));
+  prior_free_all(6, a, b, ga[0], ga[1], gb[0], gb[1]);
+}
+
 static void test_switch(void) {
   CHECK_ERR(prior_autocast_set(1, PRIOR_F16), PRIOR_ERR_UNSUPPORTED, "only bf16");
   CHECK(prior_autocast_enabled() == 0);
@@ -165,5 +191,6 @@ int main(void) {
   test_switch();
   test_matmul();
   test_conv();
+  test_backward_after_switch_off();
   return check_summary("test_autocast_cpu");
 }

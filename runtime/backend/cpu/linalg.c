@@ -82,7 +82,7 @@ static prior_status matmul_f32(prior_tensor *out, const prior_tensor *a, const p
 
 /* Everything a cached bf16 matmul plan depends on; zero-filled so padding bytes compare equal. */
 typedef struct bf16_key {
-  int64_t ndim;
+  int64_t ndim, a_bf16, b_bf16; /* whether the operand is already bf16 (autocast's saved copies) */
   int64_t out_dims[PRIOR_MAX_DIMS];
   int64_t a_dims[PRIOR_MAX_DIMS], a_strides[PRIOR_MAX_DIMS];
   int64_t b_dims[PRIOR_MAX_DIMS], b_strides[PRIOR_MAX_DIMS];
@@ -135,8 +135,8 @@ static prior_dnnl_plan *bf16_plan(const bf16_key *key) {
   os[nd - 1] = 1;
   for (int d = nd - 2; d >= 0; d--) os[d] = os[d + 1] * od[d + 1];
   dnnl_memory_desc_t user[3], prim_a, prim_b;
-  dnnl_memory_desc_init_by_strides(&user[0], nd, ad, dnnl_f32, as);
-  dnnl_memory_desc_init_by_strides(&user[1], nd, bd, dnnl_f32, bs);
+  dnnl_memory_desc_init_by_strides(&user[0], nd, ad, key->a_bf16 ? dnnl_bf16 : dnnl_f32, as);
+  dnnl_memory_desc_init_by_strides(&user[1], nd, bd, key->b_bf16 ? dnnl_bf16 : dnnl_f32, bs);
   dnnl_memory_desc_init_by_strides(&user[2], nd, od, dnnl_f32, os);
   same_order_md(&prim_a, nd, ad, as);
   same_order_md(&prim_b, nd, bd, bs);
@@ -155,6 +155,7 @@ static prior_status matmul_bf16(prior_tensor *out, const prior_tensor *a, const 
   bf16_key key;
   memset(&key, 0, sizeof key);
   key.ndim = nd;
+  key.a_bf16 = a->dtype == PRIOR_BF16, key.b_bf16 = b->dtype == PRIOR_BF16;
   for (int d = 0; d < nd; d++) key.out_dims[d] = out->shape[d];
   operand_dims(a, out, n, k, key.a_dims, key.a_strides);
   operand_dims(b, out, k, m, key.b_dims, key.b_strides);
@@ -164,7 +165,7 @@ static prior_status matmul_bf16(prior_tensor *out, const prior_tensor *a, const 
     if (!(plan = bf16_plan(&key))) return prior_error_code();
     plan = prior_dnnl_cache_put(&key, sizeof key, plan, prior_dnnl_plan_destroy, &owned);
   }
-  void *ptrs[3] = {prior_tensor_data(a), prior_tensor_data(b), prior_tensor_data(out)};
+  void *ptrs[3] = {(void *)prior_tensor_data(a), (void *)prior_tensor_data(b), prior_tensor_data(out)};
   prior_status s = prior_dnnl_plan_execute("matmul", plan, ptrs);
   if (owned) prior_dnnl_plan_destroy(plan);
   return s;
@@ -199,7 +200,9 @@ static prior_status cpu_matmul(prior_tensor *out, const prior_tensor *a, const p
   if (prior_tensor_numel(out) == 0) return PRIOR_OK;
   if (a->shape[a->ndim - 1] == 0 || nm == 0) return prior_tensor_fill_(out, 0.0);
   switch (out->dtype) {
-    case PRIOR_F32: return prior_cpu_autocast_bf16() ? matmul_bf16(out, a, b) : matmul_f32(out, a, b);
+    case PRIOR_F32: /* bf16 operands (kept by autocast for backward) take the bf16 path whatever the switch says now */
+      return prior_cpu_autocast_bf16() || a->dtype == PRIOR_BF16 || b->dtype == PRIOR_BF16 ? matmul_bf16(out, a, b)
+                                                                                           : matmul_f32(out, a, b);
     case PRIOR_F64: return matmul_f64(out, a, b);
     default: return prior_error_set(PRIOR_ERR_DTYPE, "matmul: CPU kernel takes f32 or f64, got %s",
                                     prior_dtype_name((prior_dtype)out->dtype));
