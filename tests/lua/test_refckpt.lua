@@ -115,6 +115,48 @@ T.test('encode_text matches the reference text path', function()
   T.eq(g2:size(2), sizes.hidden)
 end)
 
+-- The same run trained with the gather pool 'attention' (item_gather.attention_pool in their file).
+local ATT = DIR .. 'prior_lightning_attention.ckpt'
+local expected_att = plot.read_jsonl(DIR .. 'expected_attention.json')[1]
+
+T.test('a checkpoint with their attention gather pool loads strictly into the attention pool', function()
+  local m, rep = PRIOR.load(ATT, { heads = sizes.heads })
+  T.eq(rep.kind, 'lightning')
+  T.eq(rep.missing, 0, 'missing')
+  T.eq(rep.unexpected, 0, 'unexpected')
+  T.eq(rep.mismatched, 0, 'mismatched')
+  T.eq(rep.loaded, #m.names, 'every parameter and buffer loaded')
+  T.eq(expected_att.n_state_dict - 4, #m.names, 'their entries less the four dropped ones')
+  T.eq(#m.names, #model.names + 4, 'the avg model plus query and key weight and bias')
+  T.eq(m.config.sentence_pool, 'attention')
+  T.eq(C.prior_model_get_config(m.c).sentence_pool, C.PRIOR_SENTENCE_ATTENTION, 'the C model gathers by attention')
+  T.eq(model.config.sentence_pool, 'avg', 'a file without the pool keeps the average')
+  for _, c in ipairs(expected_att.checks) do
+    local ours = ref.our_name(c.name)
+    T.eq(ours, 'text_encoder.sentence_gather.' .. c.name:sub(#'item_gather.attention_pool.' + 1))
+    T.eq(ref.their_name(ours), c.name)
+    local t = m.tensors[ours]
+    T.truthy(t, c.name .. ' -> ' .. ours .. ' exists')
+    T.eq(table.concat(t.shape, ','), table.concat(c.shape, ','), c.name .. ' shape')
+    local flat, sum = numbers(t)
+    T.near(sum, c.sum, 1e-5 * math.max(1, math.abs(c.sum)), c.name .. ' sum')
+    for i, v in ipairs(c.first) do T.near(flat[i], v, 1e-6, c.name .. ' value ' .. i) end
+  end
+  -- the tensors the two files share hold the same values
+  local a, b = numbers(m.tensors['local_text_projection.weight']), numbers(model.tensors['local_text_projection.weight'])
+  T.all_near(a, b, 0)
+
+  local tx = expected_att.text
+  local ids, mask, sidx = prior.tensor(tx.ids, { dtype = 'i64' }), prior.tensor(tx.mask, { dtype = 'i64' }),
+                          prior.tensor(tx.sentence_index, { dtype = 'i64' })
+  local g, sents, smask = m:encode_text(ids, mask, sidx, false)
+  T.all_near(g, tx.global, 1e-4, 'global text (attention gather, then the sentence attention pool)')
+  T.all_near(sents[1], tx.sentences, 1e-4, 'sentence vectors (attention gather of the projected tokens)')
+  T.all_near(smask, { { 1, 1, 1 } }, 0)
+  -- the pool matters: the fixture's attention sentences are far from the average ones
+  T.truthy(expected_att.max_diff_from_avg > 0.1, 'attention and average gathers differ in the fixture')
+end)
+
 T.test('the sentence decoder matches the reference (embeddings, causal self-attention)', function()
   local pred = model:predict_prototypes(images)
   T.all_near(pred, expected.decoder, 1e-4, 'predicted prototypes')
