@@ -8,6 +8,7 @@ reports padded to 256 tokens, float32. A step is: forward of every stage-3 loss 
 channel-dropout mask), backward of the total, Adam (lr 1e-5, weight decay 1e-6) update. Prints the median step
 time over --steps after --warmup steps, and the process's peak resident set size (getrusage ru_maxrss: the whole
 process, Python and libtorch included, which is what the machine has to hold).
+--profile prints torch.profiler's table of one more step (self CPU time per op), to see where the time goes.
 --bf16 runs the forward under torch.autocast("cpu", dtype=torch.bfloat16): matmuls and convolutions with bf16
 operands, master weights and optimizer in float32 (the counterpart of prior's autocast).
 """
@@ -56,6 +57,7 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--length", type=int, default=256)
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
@@ -70,7 +72,12 @@ def main():
     m = int(sidx.max())
     k, q, d = cfg["num_prototypes"], cfg["num_queries"], cfg["hidden"]
     times = []
-    for i in range(args.warmup + args.steps):
+    for i in range(args.warmup + args.steps + (1 if args.profile else 0)):
+        profiling = args.profile and i == args.warmup + args.steps
+        if profiling:
+            from torch.profiler import profile, ProfilerActivity
+            prof = profile(activities=[ProfilerActivity.CPU])
+            prof.__enter__()
         t0 = time.perf_counter()
         g = -torch.log(-torch.log(torch.rand(args.batch, m, k).clamp(1e-10, 1 - 1e-10)))
         g_gpa = -torch.log(-torch.log(torch.rand(args.batch, q, k).clamp(1e-10, 1 - 1e-10)))
@@ -83,6 +90,10 @@ def main():
         losses["total"].backward()
         opt.step()
         dt = time.perf_counter() - t0
+        if profiling:
+            prof.__exit__(None, None, None)
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+            continue
         if i >= args.warmup:
             times.append(dt)
         print("  step %d: %.2f s, total loss %.4f%s" % (i, dt, losses["total"].item(), " (warm-up)" if i < args.warmup else ""),
