@@ -532,6 +532,8 @@ _Static_assert((int)DRAW_UNIFORM == (int)PRIOR_RANDOM_UNIFORM && (int)DRAW_NORMA
                    (int)DRAW_BERNOULLI == (int)PRIOR_RANDOM_BERNOULLI && (int)DRAW_GUMBEL == (int)PRIOR_RANDOM_GUMBEL,
                "the random_fill kernel's kinds follow draw_kind");
 
+#define RANDOM_CHUNK (1 << 18) /* a multiple of 4: whole Philox blocks */
+
 static prior_status random_fill(prior_tensor *t, draw_kind kind, double a, double b, const char *op) {
   PRIOR_TRY(prior_check_tensor(op, "tensor", t));
   int64_t n = prior_tensor_numel(t);
@@ -546,27 +548,43 @@ static prior_status random_fill(prior_tensor *t, draw_kind kind, double a, doubl
       return k(t, (int)kind, a, b, st.seed, offset);
     }
   }
-  double *buf = malloc((size_t)n * sizeof *buf);
+  /* The draw goes through a buffer of doubles from the caching allocator (a fresh malloc of a large buffer
+   * is a new mapping whose page faults cost more than the draw), a chunk at a time when t is contiguous f32 or
+   * f64: element i is always drawn from block offset + i / 4, so chunks of whole blocks give the same numbers. */
+  int direct = prior_tensor_is_contiguous(t) && (t->dtype == PRIOR_F32 || t->dtype == PRIOR_F64);
+  int64_t chunk = direct ? (n < RANDOM_CHUNK ? n : RANDOM_CHUNK) : n;
+  size_t nbytes = (size_t)chunk * sizeof(double);
+  double *buf = prior_alloc(prior_cpu(), nbytes);
   if (!buf) return prior_error_set(PRIOR_ERR_MEMORY, "%s: out of memory for %lld random numbers", op, (long long)n);
-  uint64_t blocks = (uint64_t)(n + 3) / 4;
   prior_rng_state st = prior_rng_get_state();
-  uint64_t offset = prior_rng_reserve(blocks);
-  if (kind == DRAW_NORMAL)
-    prior_philox_normal_f64(st.seed, offset, buf, n);
-  else
-    prior_philox_uniform_f64(st.seed, offset, buf, n);
-  for (int64_t i = 0; i < n; i++) {
-    switch (kind) {
-      case DRAW_UNIFORM: buf[i] = a + (b - a) * buf[i]; break;
-      case DRAW_NORMAL: buf[i] = a + b * buf[i]; break;
-      case DRAW_BERNOULLI: buf[i] = buf[i] < a ? 1.0 : 0.0; break;
-      case DRAW_GUMBEL: buf[i] = -log(-log(buf[i])); break;
+  uint64_t offset = prior_rng_reserve((uint64_t)(n + 3) / 4);
+  prior_status s = PRIOR_OK;
+  for (int64_t start = 0; start < n && s == PRIOR_OK; start += chunk) {
+    int64_t len = n - start < chunk ? n - start : chunk;
+    if (kind == DRAW_NORMAL)
+      prior_philox_normal_f64(st.seed, offset + (uint64_t)start / 4, buf, len);
+    else
+      prior_philox_uniform_f64(st.seed, offset + (uint64_t)start / 4, buf, len);
+#pragma omp parallel for if (len > 65536)
+    for (int64_t i = 0; i < len; i++) {
+      double v = buf[i];
+      switch (kind) {
+        case DRAW_UNIFORM: v = a + (b - a) * v; break;
+        case DRAW_NORMAL: v = a + b * v; break;
+        case DRAW_BERNOULLI: v = v < a ? 1.0 : 0.0; break;
+        case DRAW_GUMBEL: v = -log(-log(v)); break;
+      }
+      if (!direct) buf[i] = v;
+      else if (t->dtype == PRIOR_F32) ((float *)prior_tensor_data(t))[start + i] = (float)v;
+      else ((double *)prior_tensor_data(t))[start + i] = v;
+    }
+    if (!direct) {
+      prior_tensor *src = prior_tensor_from_external(buf, t->ndim, t->shape, PRIOR_F64, NULL, NULL);
+      s = src ? prior_tensor_copy_(t, src) : prior_error_code();
+      prior_tensor_free(src);
     }
   }
-  prior_tensor *src = prior_tensor_from_external(buf, t->ndim, t->shape, PRIOR_F64, NULL, NULL);
-  prior_status s = src ? prior_tensor_copy_(t, src) : prior_error_code();
-  prior_tensor_free(src);
-  free(buf);
+  prior_free(prior_cpu(), buf, nbytes);
   return s;
 }
 

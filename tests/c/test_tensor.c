@@ -159,6 +159,26 @@ static void test_rng(void) {
   for (int i = 0; i < 1000; i++) gmean += ((double *)prior_tensor_data(g))[i];
   CHECK_NEAR(gmean / 1000, 0.5772, 0.1); /* Euler-Mascheroni */
   CHECK_ERR(prior_tensor_bernoulli_(bern, 1.5), PRIOR_ERR_ARGUMENT, "p=1.5");
+
+  /* A large contiguous fill is drawn in chunks; it must equal the stream drawn in one piece (here through a
+   * transposed view, which takes the unchunked path) element for element. */
+  int64_t big[2] = {700, 1001}, big_t[2] = {1001, 700};
+  prior_tensor *chunked = prior_tensor_empty(2, big, PRIOR_F64, prior_cpu());
+  prior_tensor *whole = prior_tensor_empty(2, big_t, PRIOR_F64, prior_cpu());
+  prior_tensor *whole_t = prior_transpose(whole, 0, 1);
+  prior_rng_seed(11);
+  CHECK_OK(prior_tensor_normal_(chunked, 0.0, 1.0));
+  prior_rng_seed(11);
+  CHECK_OK(prior_tensor_normal_(whole_t, 0.0, 1.0));
+  int same = 1;
+  for (int64_t i = 0; i < 700 && same; i++)
+    for (int64_t j = 0; j < 1001; j++)
+      if (((double *)prior_tensor_data(chunked))[i * 1001 + j] != ((double *)prior_tensor_data(whole))[j * 700 + i]) {
+        same = 0;
+        break;
+      }
+  CHECK_MSG(same, "a chunked draw differs from the same draw in one piece");
+  prior_free_all(3, chunked, whole, whole_t);
   prior_tensor_free(x);
   prior_tensor_free(y);
   prior_tensor_free(z);
