@@ -1,6 +1,8 @@
 /* dtype names, sizes and the half-precision conversions. */
 #include "prior/dtype.h"
 
+#include "core/bf16.h"
+
 #include <string.h>
 
 static const struct {
@@ -43,13 +45,7 @@ float prior_bf16_to_f32(uint16_t h) {
   return f;
 }
 
-uint16_t prior_f32_to_bf16(float f) {
-  uint32_t bits;
-  memcpy(&bits, &f, 4);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40); /* quiet NaN */
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return (uint16_t)(bits >> 16);
-}
+uint16_t prior_f32_to_bf16(float f) { return prior_bf16_round(f); }
 
 float prior_f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/kernels.h"
+#include "core/bf16.h"
 #include "core/strided.h"
 #include "prior/alloc.h"
 #include "prior/autograd.h"
@@ -437,7 +438,7 @@ static void convert_loop(char **p, const int64_t *s, int64_t n, void *vctx) {
     return;
   }
   if (c->dst == PRIOR_BF16 && c->src == PRIOR_F32) { /* autocast's operand copies */
-    for (int64_t i = 0; i < n; i++) *(uint16_t *)(dst + i * s[0]) = prior_f32_to_bf16(*(const float *)(src + i * s[1]));
+    for (int64_t i = 0; i < n; i++) *(uint16_t *)(dst + i * s[0]) = prior_bf16_round(*(const float *)(src + i * s[1]));
     return;
   }
   if (c->dst == PRIOR_F64 && c->src == PRIOR_F32) {

@@ -1,9 +1,8 @@
 /* Matrix products. Everything reduces to one differentiable core, [..., n, k] x [..., k, m] with equal batch
  * dims: matmul broadcasts its operands to that form with expand (whose backward sums the gradient back),
  * linear flattens the leading dims into one matrix (a single large GEMM instead of many small ones). */
-#include <string.h>
-
 #include "backend/kernels_dense.h"
+#include "core/bf16.h"
 #include "ops/op_util.h"
 #include "prior/amp.h"
 #include "prior/ops_elementwise.h"
@@ -19,7 +18,9 @@ static prior_tensor *matmul_raw(const char *op, prior_tensor *a, prior_tensor *b
   int nd = a->ndim;
   for (int d = 0; d < nd - 1; d++) shape[d] = a->shape[d];
   shape[nd - 1] = b->shape[nd - 1];
-  prior_dtype dt = a->dtype != PRIOR_BF16 ? (prior_dtype)a->dtype : b->dtype != PRIOR_BF16 ? (prior_dtype)b->dtype : PRIOR_F32;
+  prior_dtype dt = a->dtype != PRIOR_BF16   ? (prior_dtype)a->dtype
+                   : b->dtype != PRIOR_BF16 ? (prior_dtype)b->dtype
+                                            : PRIOR_F32;
   prior_tensor *out = prior_tensor_empty(nd, shape, dt, a->device);
   if (!out) return NULL;
   if (k(out, a, b) != PRIOR_OK) {
@@ -74,12 +75,7 @@ static prior_tensor *bf16_copy(prior_tensor *t) {
     const float *src = prior_tensor_data(t);
     uint16_t *dst = prior_tensor_data(dense);
 #pragma omp parallel for simd if (step > 32768)
-    for (int64_t i = 0; i < step; i++) {
-      uint32_t u;
-      memcpy(&u, &src[i], 4);
-      /* round to nearest even; a NaN stays a (quiet) NaN */
-      dst[i] = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
+    for (int64_t i = 0; i < step; i++) dst[i] = prior_bf16_round(src[i]);
   } else {
     prior_tensor *src = prior_tensor_as_strided(t, nd, shape, t->strides, t->offset);
     s = src ? prior_tensor_copy_(dense, src) : prior_error_code();
@@ -107,8 +103,8 @@ static prior_tensor *product(prior_tensor *x, prior_tensor *y, int transposed) {
   return out;
 }
 
-/* Each operand's gradient is laid out like the operand (ints[0], ints[1]): a weight used transposed (linear's W^T) gets a
- * gradient whose transpose is contiguous, so it reaches the parameter's .grad without a copy. */
+/* Each operand's gradient is laid out like the operand (ints[0], ints[1]): a weight used transposed (linear's
+ * W^T) gets a gradient whose transpose is contiguous, so it reaches the parameter's .grad without a copy. */
 static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
   prior_tensor *a = node->saved[0], *b = node->saved[1];
   prior_tensor *gl = NULL; /* under autocast, the bf16 copy of g that both products read */

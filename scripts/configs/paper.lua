@@ -15,6 +15,7 @@ return {
     optimizer = 'adam', lr = 1e-5, min_lr = 0, weight_decay = 1e-6, warmup_epochs = 1,
     stages = { { epochs = 20 }, { epochs = 30 }, { epochs = 50 } },
     tau_start = 0.9, tau_end = 0.01, tau_schedule = 'exp',
+    autocast = false, -- true: bf16 matmuls and convolutions with f32 weights (prior.autocast; also --autocast)
     checkpoint_every = 1000, log_every = 50,
   },
   eval = { prompts = '%s is observed', local_weight = 0.5, retrieval_k = { 1, 5, 10 }, use_spb = true, tau = 0.01 },

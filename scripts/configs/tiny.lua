@@ -24,6 +24,7 @@ return {
     tau_start = 0.9, tau_end = 0.01, tau_schedule = 'exp',
     -- prototypes from sentence vectors at the start of stage 2 (random ones collapse the global alignment here)
     spb_init = 'data',
+    autocast = false, -- true: bf16 matmuls and convolutions with f32 weights (prior.autocast; also --autocast)
     checkpoint_every = 100, log_every = 10,
   },
   -- Zero-shot prompts skip the SPB here: through it (tau 0.01) every prompt of the tiny model lands on the same
