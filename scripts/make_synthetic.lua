@@ -6,7 +6,7 @@ local prior = require 'prior'
 local cli = require 'prior.cli'
 
 local opts = cli.parse('make_synthetic', { data = 'data/synthetic', config = 'tiny', ['image-size'] = false },
-                      { 'all', 'force' })
+                      { 'all', 'force' }, cli.header(arg[0]))
 local cfg = cli.config(opts.config)
 local d = cfg.data
 local trees = opts.all and { 'mimic', 'chexpert', 'rsna', 'siim' } or { 'mimic', 'chexpert' }

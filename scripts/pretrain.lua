@@ -33,7 +33,7 @@ local opts = cli.parse('pretrain', { config = 'tiny', data = 'data/synthetic', o
                                    ['sentence-pool'] = false,
                                    ['max-steps'] = false, ['checkpoint-every'] = false, ['stop-after'] = false,
                                    ['poison-step'] = false },
-                      { 'resume', 'quiet', 'shuffle-pairs', 'no-eval', 'autocast' })
+                      { 'resume', 'quiet', 'shuffle-pairs', 'no-eval', 'autocast' }, cli.header(arg[0]))
 opts.eval = not opts['no-eval']
 local cfg = cli.config(opts.config)
 if opts.lr then cfg.train.lr = opts.lr end

@@ -8,7 +8,7 @@ local eval = require 'prior.eval'
 local cli = require 'prior.cli'
 
 local opts = cli.parse('retrieval', { ckpt = false, config = 'tiny', data = 'data/synthetic', ['per-class'] = false,
-                                   ['pool-per-class'] = false, ['local-weight'] = false, spb = false })
+                                   ['pool-per-class'] = false, ['local-weight'] = false, spb = false }, nil, cli.header(arg[0]))
 if not opts.ckpt then error('retrieval: --ckpt PATH is required', 0) end
 local cfg = cli.config(opts.config)
 local d, e = cfg.data, cfg.eval

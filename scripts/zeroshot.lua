@@ -9,7 +9,7 @@ local eval = require 'prior.eval'
 local cli = require 'prior.cli'
 
 local opts = cli.parse('zeroshot', { ckpt = false, config = 'tiny', data = 'data/synthetic', ['per-class'] = false, prompt = false,
-                                   ['local-weight'] = false, spb = false, tau = false })
+                                   ['local-weight'] = false, spb = false, tau = false }, nil, cli.header(arg[0]))
 if not opts.ckpt then error('zeroshot: --ckpt PATH is required', 0) end
 local cfg = cli.config(opts.config)
 local d, e = cfg.data, cfg.eval

@@ -36,6 +36,21 @@ function M.parse(name, defaults, flags, usage, argv)
   return opts
 end
 
+-- The leading comment block of a script file, without the comment markers: a script's --help text, so that the
+-- usage is written once, at the top of the script.
+function M.header(path)
+  local lines = {}
+  local f = path and io.open(path)
+  if not f then return nil end
+  for line in f:lines() do
+    local text = line:match('^%-%- ?(.*)$')
+    if not text then break end
+    lines[#lines + 1] = text
+  end
+  f:close()
+  return #lines > 0 and table.concat(lines, '\n') or nil
+end
+
 -- The configuration table of a preset name ('tiny', 'paper') or of a FILE.lua.
 function M.config(name_or_file)
   if type(name_or_file) == 'string' and name_or_file:match('%.lua$') then return dofile(name_or_file) end

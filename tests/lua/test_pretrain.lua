@@ -137,6 +137,17 @@ t.test('bad arguments are errors', function()
   t.truthy(not ok and text:match('no checkpoint') ~= nil, text)
 end)
 
+t.test('--help prints the script header and exits 0', function()
+  for _, script in ipairs({ 'pretrain', 'zeroshot', 'retrieval', 'make_synthetic' }) do
+    local f = io.popen(string.format("'%s' scripts/%s.lua --help 2>&1; echo \"exit=$?\"", exe, script))
+    local text = f:read('*a')
+    f:close()
+    t.truthy(text:match('exit=0') ~= nil, script .. ' --help failed: ' .. text)
+    t.truthy(text:match('scripts/' .. script .. '%.lua') or text:match('%-%-'), script .. ' --help printed no usage: ' .. text)
+    t.truthy(#text > 120, script .. ' --help is too short: ' .. text)
+  end
+end)
+
 
 t.finally(function() os.execute("rm -rf " .. tmp) end)
 t.run()
