@@ -90,9 +90,11 @@ local function temperature(stage, step_in_stage)
 end
 local function make_optimizer(stage)
   local cls = tr.optimizer == 'adamw' and prior.optim.AdamW or prior.optim.Adam
-  local opt = cls(model:parameters(), { lr = tr.lr, weight_decay = tr.weight_decay })
+  local lr = tr.stages[stage].lr or tr.lr -- a stage may set its own peak learning rate
+  if opts.lr then lr = opts.lr end
+  local opt = cls(model:parameters(), { lr = lr, weight_decay = tr.weight_decay })
   local warm = tr.warmup_steps or math.floor((tr.warmup_epochs or 0) * per_epoch)
-  return opt, prior.optim.schedule.warmup_cosine(tr.lr, math.min(warm, stages[stage].steps - 1), stages[stage].steps,
+  return opt, prior.optim.schedule.warmup_cosine(lr, math.min(warm, stages[stage].steps - 1), stages[stage].steps,
                                                   tr.min_lr or 0)
 end
 
