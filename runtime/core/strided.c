@@ -138,3 +138,19 @@ int prior_broadcast_strides(const prior_tensor *t, int ndim, const int64_t *shap
   }
   return 1;
 }
+
+int64_t prior_same_order_strides(int ndim, const int64_t *shape, const int64_t *strides, int64_t *dense_out) {
+  int order[PRIOR_MAX_DIMS]; /* dims from the outermost (largest stride) to the innermost */
+  for (int d = 0; d < ndim; d++) order[d] = d;
+  for (int i = 1; i < ndim; i++) /* insertion sort, stable */
+    for (int j = i; j > 0 && strides[order[j]] > strides[order[j - 1]]; j--) {
+      int t = order[j];
+      order[j] = order[j - 1], order[j - 1] = t;
+    }
+  int64_t step = 1;
+  for (int i = ndim - 1; i >= 0; i--) {
+    dense_out[order[i]] = step;
+    step *= shape[order[i]];
+  }
+  return step;
+}

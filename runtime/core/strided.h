@@ -32,6 +32,11 @@ void prior_strided_run(const prior_strided *it, prior_strided_fn fn, void *ctx, 
 int64_t prior_strided_numel(const prior_strided *it);
 
 /* Strides that broadcast tensor t to shape (ndim): 0 on broadcast dims. Returns 0 if not broadcastable. */
+/* Dense strides with the dims in the same memory order as `strides` (largest stride outermost; ties keep the
+ * logical order): the layout a copy of a transposed or permuted view takes so that copying it is one streaming
+ * pass. Returns the number of elements. */
+int64_t prior_same_order_strides(int ndim, const int64_t *shape, const int64_t *strides, int64_t *dense_out);
+
 int prior_broadcast_strides(const prior_tensor *t, int ndim, const int64_t *shape, int64_t *strides_out);
 
 #endif

@@ -3,6 +3,7 @@
  * linear flattens the leading dims into one matrix (a single large GEMM instead of many small ones). */
 #include "backend/kernels_dense.h"
 #include "core/bf16.h"
+#include "core/strided.h"
 #include "ops/op_util.h"
 #include "prior/amp.h"
 #include "prior/ops_elementwise.h"
@@ -54,15 +55,10 @@ static int lower_to_bf16(const prior_tensor *t) {
 /* A bf16 copy of t laid out in t's own memory order (dims sorted by stride; a transposed view stays transposed,
  * so the copy is one streaming pass), broadcast dims (stride 0) kept broadcast. */
 static prior_tensor *bf16_copy(prior_tensor *t) {
-  int nd = t->ndim, order[PRIOR_MAX_DIMS];
-  int64_t shape[PRIOR_MAX_DIMS], strides[PRIOR_MAX_DIMS], step = 1;
-  for (int d = 0; d < nd; d++) order[d] = d, shape[d] = t->strides[d] == 0 ? 1 : t->shape[d];
-  for (int i = 1; i < nd; i++) /* outermost (largest stride) first; stable */
-    for (int j = i; j > 0 && t->strides[order[j]] > t->strides[order[j - 1]]; j--) {
-      int x = order[j];
-      order[j] = order[j - 1], order[j - 1] = x;
-    }
-  for (int i = nd - 1; i >= 0; i--) strides[order[i]] = step, step *= shape[order[i]];
+  int nd = t->ndim;
+  int64_t shape[PRIOR_MAX_DIMS] = {0}, strides[PRIOR_MAX_DIMS] = {0};
+  for (int d = 0; d < nd; d++) shape[d] = t->strides[d] == 0 ? 1 : t->shape[d];
+  int64_t step = prior_same_order_strides(nd, shape, t->strides, strides);
   int dense_source = 1; /* t is a permutation of a dense block: the copy is one flat pass */
   for (int d = 0; d < nd; d++)
     if (t->strides[d] != 0 && shape[d] > 1 && t->strides[d] != strides[d]) dense_source = 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/cpu/dnnl_util.h"
+#include "core/strided.h"
 #include "backend/kernels_dense.h"
 #include "prior/device.h"
 
@@ -106,20 +107,12 @@ static void operand_dims(const prior_tensor *t, const prior_tensor *out, int64_t
  * preferred blocked layout, or from a transposed view into a row-major one) costs several times more, and the
  * AMX matmul packs its operands itself either way. */
 static void same_order_md(dnnl_memory_desc_t *md, int nd, const dnnl_dim_t *dims, const dnnl_dim_t *strides) {
-  int order[PRIOR_MAX_DIMS]; /* dims from the outermost (largest stride) to the innermost */
-  for (int d = 0; d < nd; d++) order[d] = d;
-  for (int i = 1; i < nd; i++) /* insertion sort, stable: ties keep the logical order */
-    for (int j = i; j > 0 && strides[order[j]] > strides[order[j - 1]]; j--) {
-      int t = order[j];
-      order[j] = order[j - 1], order[j - 1] = t;
-    }
-  dnnl_dims_t dense;
-  dnnl_dim_t step = 1;
-  for (int i = nd - 1; i >= 0; i--) {
-    dense[order[i]] = step;
-    step *= dims[order[i]];
-  }
-  dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_bf16, dense);
+  int64_t shape[PRIOR_MAX_DIMS], in[PRIOR_MAX_DIMS], dense[PRIOR_MAX_DIMS];
+  for (int d = 0; d < nd; d++) shape[d] = dims[d], in[d] = strides[d];
+  prior_same_order_strides(nd, shape, in, dense);
+  dnnl_dims_t out;
+  for (int d = 0; d < nd; d++) out[d] = dense[d];
+  dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_bf16, out);
 }
 
 /* A plan for the whole batched product: our f32 operands, read with their strides (permuted heads, transposes,
