@@ -198,10 +198,14 @@ for stage = state.stage, n_stages do
             end
           end
         end
-        losses.total:backward()
-        if tr.clip then rec.grad_norm = prior.optim.clip_grad_norm_(model:parameters(), tr.clip) end
-        opt:step()
-        model:zero_grad()
+        if tr.clip then -- clipping needs every gradient before the first update
+          losses.total:backward()
+          rec.grad_norm = prior.optim.clip_grad_norm_(model:parameters(), tr.clip)
+          opt:step()
+          model:zero_grad()
+        else -- the same update, each parameter's as soon as its gradient is complete (the gradients never all exist)
+          rec.grad_norm = opt:backward_step(losses.total)
+        end
         state.step, state.global_step, state.batch = state.step + 1, state.global_step + 1, seen
         rec.time = now() - t_step
         log_step(rec)

@@ -257,8 +257,61 @@ static prior_status list_push(node_list *l, prior_node *node) {
   return PRIOR_OK;
 }
 
-/* Finds every node reachable from root and counts, for each, the edges that reach it from other reachable nodes. */
-static prior_status collect(prior_node *root, int64_t mark, node_list *all) {
+/* The leaves a backward reaches, each with the number of graph edges into it still to be processed: sorted by
+ * address so that an edge finds its leaf by binary search. Only kept when somebody waits for leaves to be ready. */
+typedef struct leaf_count {
+  prior_tensor *leaf;
+  int64_t pending;
+} leaf_count;
+
+typedef struct leaf_table {
+  leaf_count *items;
+  size_t n, cap;
+} leaf_table;
+
+static prior_status leaf_table_push(leaf_table *t, prior_tensor *leaf) {
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    leaf_count *grown = realloc(t->items, cap * sizeof *grown);
+    if (!grown) return prior_error_set(PRIOR_ERR_MEMORY, "backward: out of memory listing the leaves");
+    t->items = grown;
+    t->cap = cap;
+  }
+  t->items[t->n++] = (leaf_count){leaf, 1};
+  return PRIOR_OK;
+}
+
+static int leaf_order(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const leaf_count *)a)->leaf, y = (uintptr_t)((const leaf_count *)b)->leaf;
+  return x < y ? -1 : x > y;
+}
+
+/* One entry per leaf, its pending count the number of edges into it. */
+static void leaf_table_merge(leaf_table *t) {
+  if (!t->n) return;
+  qsort(t->items, t->n, sizeof *t->items, leaf_order);
+  size_t w = 0;
+  for (size_t r = 1; r < t->n; r++) {
+    if (t->items[r].leaf == t->items[w].leaf) t->items[w].pending++;
+    else t->items[++w] = t->items[r];
+  }
+  t->n = w + 1;
+}
+
+/* One edge into `leaf` is done; when it was the last, the leaf is ready. */
+static prior_status leaf_edge_done(leaf_table *t, prior_tensor *leaf, prior_leaf_ready_fn on_ready, void *ctx) {
+  leaf_count key = {leaf, 0};
+  leaf_count *c = bsearch(&key, t->items, t->n, sizeof *t->items, leaf_order);
+  PRIOR_ASSERT(c && c->pending > 0);
+  if (--c->pending > 0) return PRIOR_OK;
+  prior_status s = on_ready(leaf, ctx);
+  if (s != PRIOR_OK) prior_error_context("backward: the leaf-ready callback");
+  return s;
+}
+
+/* Finds every node reachable from root and counts, for each, the edges that reach it from other reachable nodes;
+ * lists the edges into leaves when `leaves` is given. */
+static prior_status collect(prior_node *root, int64_t mark, node_list *all, leaf_table *leaves) {
   node_list stack = {0};
   prior_status s = PRIOR_OK;
   root->visit_mark = mark;
@@ -268,6 +321,7 @@ static prior_status collect(prior_node *root, int64_t mark, node_list *all) {
     prior_node *node = stack.items[--stack.n];
     for (int i = 0; i < node->n_inputs; i++) {
       prior_node *next = node->inputs[i].fn;
+      if (leaves && node->inputs[i].leaf && (s = leaf_table_push(leaves, node->inputs[i].leaf)) != PRIOR_OK) goto done;
       if (!next) continue;
       if (next->visit_mark != mark) {
         next->visit_mark = mark;
@@ -279,10 +333,16 @@ static prior_status collect(prior_node *root, int64_t mark, node_list *all) {
   }
 done:
   free(stack.items);
+  if (s == PRIOR_OK && leaves) leaf_table_merge(leaves);
   return s;
 }
 
 prior_status prior_backward(prior_tensor *root, prior_tensor *grad, int retain_graph) {
+  return prior_backward_ex(root, grad, retain_graph, NULL, NULL);
+}
+
+prior_status prior_backward_ex(prior_tensor *root, prior_tensor *grad, int retain_graph, prior_leaf_ready_fn on_leaf_ready,
+                               void *ctx) {
   PRIOR_TRY(prior_check_tensor("backward", "root", root));
   if (!root->requires_grad)
     return prior_error_set(PRIOR_ERR_AUTOGRAD,
@@ -309,13 +369,18 @@ prior_status prior_backward(prior_tensor *root, prior_tensor *grad, int retain_g
   if (!root->grad_fn) { /* a leaf: its gradient is the seed */
     prior_status s = accumulate_leaf(root, seed);
     prior_tensor_free(seed);
+    if (s == PRIOR_OK && on_leaf_ready) {
+      s = on_leaf_ready(root, ctx);
+      if (s != PRIOR_OK) prior_error_context("backward: the leaf-ready callback");
+    }
     return s;
   }
 
   int previous_mode = prior_set_grad_enabled(0);
   int64_t mark = __atomic_add_fetch(&traversal_counter, 1, __ATOMIC_RELAXED);
   node_list all = {0}, ready = {0};
-  prior_status s = collect(root->grad_fn, mark, &all);
+  leaf_table leaves = {0};
+  prior_status s = collect(root->grad_fn, mark, &all, on_leaf_ready ? &leaves : NULL);
   prior_node *root_fn = root->grad_fn;
   if (s == PRIOR_OK) {
     root_fn->grad_accum = seed;
@@ -358,6 +423,7 @@ prior_status prior_backward(prior_tensor *root, prior_tensor *grad, int retain_g
       }
       if (s == PRIOR_OK && e->fn && --e->fn->pending == 0) s = list_push(&ready, e->fn);
       prior_tensor_free(grads[i]);
+      if (s == PRIOR_OK && e->leaf && on_leaf_ready) s = leaf_edge_done(&leaves, e->leaf, on_leaf_ready, ctx);
     }
     if (grads != small) free(grads);
     if (!retain_graph) node_release_saved(node);
@@ -370,6 +436,7 @@ prior_status prior_backward(prior_tensor *root, prior_tensor *grad, int retain_g
   prior_tensor_free(seed);
   free(all.items);
   free(ready.items);
+  free(leaves.items);
   prior_set_grad_enabled(previous_mode);
   return s;
 }

@@ -1,6 +1,9 @@
 /* Times one PRIOR training step (forward, backward of the stage's total loss, Adam update) at a chosen preset size.
- * usage: bench_prior_step [tiny|paper] [batch] [stage] [repeats] [f32|bf16]
- * bf16: autocast (matmuls and convolutions with bf16 operands, f32 accumulation; prior/amp.h). */
+ * usage: bench_prior_step [tiny|paper] [batch] [stage] [repeats] [f32|bf16] [fused|separate]
+ * bf16: autocast (matmuls and convolutions with bf16 operands, f32 accumulation; prior/amp.h).
+ * fused (the default, what scripts/pretrain.lua does without gradient clipping): each parameter's Adam update runs
+ * during backward as soon as its gradient is complete, and the gradient is freed (Optimizer:backward_step);
+ * separate: backward, then the updates, then zero_grad. Both give the same parameters. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +24,50 @@ static int cmp(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The Adam state of the step, found by parameter address from the leaf-ready callback. */
+typedef struct adam_state {
+  prior_params *params;
+  prior_tensor **m1, **m2;
+  int32_t *by_address; /* parameter indices sorted by tensor address */
+  int32_t n;
+  int64_t step;
+} adam_state;
+
+static adam_state *sort_ctx;
+static int by_address(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)prior_params_tensor(sort_ctx->params, *(const int32_t *)a);
+  uintptr_t y = (uintptr_t)prior_params_tensor(sort_ctx->params, *(const int32_t *)b);
+  return (x > y) - (x < y);
+}
+
+static prior_status adam_update(adam_state *st, int32_t i) {
+  prior_tensor *p = prior_params_tensor(st->params, i);
+  if (!st->m1[i] || !p->grad) return PRIOR_OK;
+  PRIOR_TRY(prior_adam_step(p, p->grad, st->m1[i], st->m2[i], st->step, 1e-5, 0.9, 0.999, 1e-8, 1e-6, 0));
+  prior_tensor_zero_grad(p);
+  return PRIOR_OK;
+}
+
+static prior_status on_leaf_ready(prior_tensor *leaf, void *ctx) {
+  adam_state *st = ctx;
+  int32_t lo = 0, hi = st->n - 1;
+  while (lo <= hi) {
+    int32_t mid = (lo + hi) / 2;
+    prior_tensor *t = prior_params_tensor(st->params, st->by_address[mid]);
+    if (t == leaf) return adam_update(st, st->by_address[mid]);
+    if ((uintptr_t)t < (uintptr_t)leaf) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return PRIOR_OK;
+}
+
 int main(int argc, char **argv) {
   const char *preset = argc > 1 ? argv[1] : "tiny";
   int64_t batch = argc > 2 ? atoll(argv[2]) : 16;
   int stage = argc > 3 ? atoi(argv[3]) : 3;
   int repeats = argc > 4 ? atoi(argv[4]) : 5;
   int bf16 = argc > 5 && strcmp(argv[5], "bf16") == 0;
+  int fused = !(argc > 6 && strcmp(argv[6], "separate") == 0);
   if (bf16 && prior_autocast_set(1, PRIOR_BF16) != PRIOR_OK) {
     fprintf(stderr, "%s\n", prior_error_message());
     return 1;
@@ -64,22 +105,23 @@ int main(int argc, char **argv) {
     m1[i] = prior_tensor_zeros(p->ndim, p->shape, PRIOR_F32, prior_cpu());
     m2[i] = prior_tensor_zeros(p->ndim, p->shape, PRIOR_F32, prior_cpu());
   }
+  adam_state st = {params, m1, m2, calloc((size_t)np, sizeof(int32_t)), np, 0};
+  for (int32_t i = 0; i < np; i++) st.by_address[i] = i;
+  sort_ctx = &st;
+  qsort(st.by_address, (size_t)np, sizeof(int32_t), by_address);
   double times[64];
   for (int r = 0; r < repeats + 1 && r < 64; r++) {
     double t0 = now();
     prior_losses l;
-    if (prior_model_step(m, &b, stage, 0.5, 1, NULL, &l) != PRIOR_OK || prior_backward(l.total, NULL, 0) != PRIOR_OK) {
+    st.step = r + 1;
+    prior_status s = prior_model_step(m, &b, stage, 0.5, 1, NULL, &l);
+    if (s == PRIOR_OK) s = prior_backward_ex(l.total, NULL, 0, fused ? on_leaf_ready : NULL, &st);
+    for (int32_t i = 0; s == PRIOR_OK && !fused && i < np; i++) s = adam_update(&st, i);
+    if (s != PRIOR_OK) {
       fprintf(stderr, "%s\n", prior_error_message());
       return 1;
     }
     prior_losses_free(&l);
-    for (int32_t i = 0; i < np; i++) {
-      prior_tensor *p = prior_params_tensor(params, i);
-      if (m1[i] && p->grad && prior_adam_step(p, p->grad, m1[i], m2[i], r + 1, 1e-5, 0.9, 0.999, 1e-8, 1e-6, 0) != PRIOR_OK) {
-        fprintf(stderr, "%s\n", prior_error_message());
-        return 1;
-      }
-    }
     prior_params_zero_grad(prior_model_params(m));
     times[r] = now() - t0;
   }
@@ -88,9 +130,9 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_SELF, &ru);
   prior_memory_stats ms;
   prior_memory_stats_get(prior_cpu(), &ms);
-  printf("prior step (%s%s): preset %s batch %lld stage %d params %.2fM: median %.3f s (first %.3f s), peak RSS %.0f MiB, "
+  printf("prior step (%s%s, %s update): preset %s batch %lld stage %d params %.2fM: median %.3f s (first %.3f s), peak RSS %.0f MiB, "
          "tensor peak %.0f MiB\n", bf16 ? "bf16 autocast" : "f32",
-         bf16 && !prior_autocast_native(prior_cpu()) ? ", no native bf16: ran f32" : "", preset, (long long)batch, stage, prior_params_numel(prior_model_params(m)) / 1e6,
+         bf16 && !prior_autocast_native(prior_cpu()) ? ", no native bf16: ran f32" : "", fused ? "fused" : "separate", preset, (long long)batch, stage, prior_params_numel(prior_model_params(m)) / 1e6,
          times[1 + repeats / 2], times[0], ru.ru_maxrss / 1024.0, ms.peak_bytes_in_use / 1048576.0);
   return 0;
 }

@@ -127,8 +127,74 @@ static void check_graph_mechanics(void) {
   prior_free_all(8, x, sq, y, loss, z, det, acc, s);
 }
 
+/* The leaf-ready callback of prior_backward_ex: each leaf is reported exactly once, after its last contribution
+ * (a leaf used on three paths has its whole gradient when reported), also a leaf that gets no gradient; the
+ * callback may take the gradient away (as an optimizer applying its update during backward does); a failing
+ * callback stops the backward with its message. */
+typedef struct leaf_log {
+  prior_tensor *leaves[4];
+  double grad_at_ready[4];
+  int n;
+  int fail;
+} leaf_log;
+
+static prior_status record_leaf(prior_tensor *leaf, void *ctx) {
+  leaf_log *log = ctx;
+  if (log->fail) return prior_error_set(PRIOR_ERR_ARGUMENT, "test: refusing leaf %d", log->n);
+  int64_t i0 = 0;
+  double g = NAN;
+  if (leaf->grad) prior_tensor_get(leaf->grad, &i0, &g);
+  if (log->n < 4) log->leaves[log->n] = leaf, log->grad_at_ready[log->n] = g;
+  log->n++;
+  prior_tensor_zero_grad(leaf);
+  return PRIOR_OK;
+}
+
+static void check_leaf_ready_callback(void) {
+  int64_t n = 1;
+  prior_tensor *a = leaf_uniform(1, &n, 0.5, 1), *b = leaf_uniform(1, &n, 0.5, 1), *c = leaf_uniform(1, &n, 0.5, 1);
+  double av, bv;
+  int64_t i0 = 0;
+  prior_tensor_get(a, &i0, &av);
+  prior_tensor_get(b, &i0, &bv);
+  /* loss = a*b + a*a + exp(a) + 0*c: a on three paths, c with a zero gradient */
+  prior_tensor *ab = prior_mul(a, b), *aa = prior_mul(a, a), *ea = prior_exp(a);
+  prior_tensor *s1 = prior_add(ab, aa), *s2 = prior_add(s1, ea);
+  prior_tensor *cm = prior_mul_scalar(c, 0.0);
+  prior_tensor *s3 = prior_add(s2, cm);
+  prior_tensor *loss = prior_sum(s3, 0, NULL, 0);
+  leaf_log log = {0};
+  CHECK_OK(prior_backward_ex(loss, NULL, 1, record_leaf, &log));
+  CHECK(log.n == 3);
+  int seen_a = 0, seen_b = 0, seen_c = 0;
+  for (int i = 0; i < 3 && i < log.n; i++) {
+    if (log.leaves[i] == a) {
+      seen_a++;
+      CHECK_NEAR(log.grad_at_ready[i], bv + 2 * av + exp(av), 1e-12);
+    }
+    if (log.leaves[i] == b) {
+      seen_b++;
+      CHECK_NEAR(log.grad_at_ready[i], av, 1e-12);
+    }
+    if (log.leaves[i] == c) {
+      seen_c++;
+      CHECK_NEAR(log.grad_at_ready[i], 0.0, 1e-12);
+    }
+  }
+  CHECK(seen_a == 1 && seen_b == 1 && seen_c == 1);
+  CHECK(!a->grad && !b->grad && !c->grad); /* the callback took them */
+  log = (leaf_log){.fail = 1};
+  CHECK_ERR(prior_backward_ex(loss, NULL, 0, record_leaf, &log), PRIOR_ERR_ARGUMENT, "refusing leaf 0");
+  /* a leaf as the root is ready at once */
+  log = (leaf_log){0};
+  CHECK_OK(prior_backward_ex(a, NULL, 0, record_leaf, &log));
+  CHECK(log.n == 1 && log.leaves[0] == a && log.grad_at_ready[0] == 1.0);
+  prior_free_all(11, a, b, c, ab, aa, ea, s1, s2, cm, s3, loss);
+}
+
 int main(void) {
   prior_rng_seed(1);
+  check_leaf_ready_callback();
   check_binary("add", prior_add, -1, 1);
   check_binary("sub", prior_sub, -1, 1);
   check_binary("mul", prior_mul, -1, 1);

@@ -77,4 +77,70 @@ T.test('clip_grad_norm_ returns the norm and scales the gradients', function()
   T.all_near(a.grad, {0.6, 0}, 1e-5)
 end)
 
+-- Optimizer:backward_step(loss): the update applied to each parameter as soon as backward has completed its gradient.
+T.test('backward_step equals backward + step + zero_grad and reports the gradient norm', function()
+  for _, make in ipairs({
+    function(ps) return optim.SGD(ps, {lr = 0.05, momentum = 0.9}) end,
+    function(ps) return optim.Adam(ps, {lr = 0.1, weight_decay = 0.01}) end,
+    function(ps) return optim.AdamW(ps, {lr = 0.1}) end,
+  }) do
+    local function params()
+      return { prior.tensor({0.5, -1, 2}, {requires_grad = true}), prior.tensor({{1, 2}, {3, 4}}, {requires_grad = true}),
+               prior.tensor({7}, {requires_grad = true}) } -- the third takes no part in the loss
+    end
+    local function loss_of(p) -- p[1] on two paths, p[2] through a matmul and a view
+      local h = p[2]:matmul(p[1]:narrow(1, 1, 2):reshape({2, 1})):sum()
+      return (p[1] * p[1]):sum() + h * (p[1]:sum()) + p[2]:t():exp():sum()
+    end
+    local a, b = params(), params()
+    local opt_a, opt_b = make(a), make(b)
+    for step = 1, 3 do
+      loss_of(a):backward()
+      local want_norm = optim.clip_grad_norm_(a, math.huge)
+      opt_a:step()
+      opt_a:zero_grad()
+      local norm = opt_b:backward_step(loss_of(b))
+      T.near(norm, want_norm, 1e-9 * want_norm, tostring(opt_b) .. ' norm, step ' .. step)
+      for i = 1, 3 do
+        T.eq((a[i] - b[i]):abs():max():item(), 0, tostring(opt_b) .. ' parameter ' .. i .. ', step ' .. step)
+        T.truthy(b[i].grad == nil, 'the gradient was freed')
+      end
+    end
+  end
+  local w = prior.tensor({1}, {requires_grad = true})
+  T.raises(function() optim.Adam({w}, {lr = 1}):backward_step(3) end, 'argument 1 must be a tensor')
+  local bad = optim.Adam({w}, {lr = 1})
+  function bad:update() error('no update today') end
+  T.raises(function() bad:backward_step((w * 2):sum()) end, 'no update today')
+end)
+
+T.test('backward_step on the PRIOR model equals the separate update bit for bit (stage 3, two steps)', function()
+  local PRIOR = require 'prior.models.prior'
+  local make_batch = dofile('tests/lua/helpers/prior_batch.lua')
+  local models, opts = {}, {}
+  for k = 1, 2 do
+    prior.seed(3)
+    models[k] = PRIOR{ preset = 'tiny', vocab_size = 50 }
+    opts[k] = optim.Adam(models[k]:parameters(), {lr = 1e-3})
+  end
+  prior.seed(4)
+  local batch = make_batch(models[1].config.image_size)
+  for step = 1, 2 do
+    prior.seed(10 + step) -- the same dropout masks and Gumbel noise for both
+    models[1]:step(batch, 3, 0.5).total:backward()
+    opts[1]:step()
+    opts[1]:zero_grad()
+    prior.seed(10 + step)
+    opts[2]:backward_step(models[2]:step(batch, 3, 0.5).total)
+  end
+  local names, differing = 0, {}
+  for name, p in pairs(models[1].tensors) do
+    names = names + 1
+    local q = models[2].tensors[name]
+    if p:dtype() ~= 'i64' and (p - q):abs():max():item() ~= 0 then differing[#differing + 1] = name end
+  end
+  T.truthy(names > 50, 'the model has its parameters')
+  T.eq(#differing, 0, 'parameters that differ: ' .. table.concat(differing, ', '))
+end)
+
 T.run()

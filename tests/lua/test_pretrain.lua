@@ -113,6 +113,30 @@ t.test('a killed run resumed from its checkpoint gives the same loss curve', fun
   end
 end)
 
+t.test('without gradient clipping the updates run inside backward; a killed run still resumes exactly', function()
+  local cfg = tmp .. '/noclip.lua'
+  local f = io.open(cfg, 'w')
+  f:write("local c = dofile('scripts/configs/tiny.lua'); c.train.clip = nil; return c\n")
+  f:close()
+  local common = string.format('--config %s --data %s/data --max-steps 3 --checkpoint-every 4 --no-eval --quiet', cfg, tmp)
+  local ok, text = run(common .. ' --out ' .. tmp .. '/noclip-whole')
+  t.truthy(ok, 'uninterrupted run:\n' .. text)
+  ok = run(common .. ' --out ' .. tmp .. '/noclip-killed --stop-after 6')
+  t.truthy(not ok, 'the stopped run exits non-zero')
+  ok, text = run(common .. ' --out ' .. tmp .. '/noclip-killed --resume')
+  t.truthy(ok, 'resumed run:\n' .. text)
+  local a, b = totals(tmp .. '/noclip-whole/log.jsonl'), totals(tmp .. '/noclip-killed/log.jsonl')
+  for step = 0, 8 do
+    t.truthy(a[step] ~= nil and a[step] == b[step],
+             string.format('step %d: total %s uninterrupted, %s resumed', step, tostring(a[step]), tostring(b[step])))
+  end
+  local header, rows = csv.read(tmp .. '/noclip-whole/log.csv')
+  local col
+  for i, name in ipairs(header) do if name == 'grad_norm' then col = i end end
+  t.truthy(col and #rows == 9, 'nine rows with a grad_norm column')
+  for _, r in ipairs(rows) do t.truthy(tonumber(r[col]) and tonumber(r[col]) > 0, 'grad_norm logged: ' .. tostring(r[col])) end
+end)
+
 t.test('a NaN loss stops the run naming the term and keeps the last checkpoint', function()
   local ok, text = run(string.format('--data %s/data --out %s/nan --max-steps 5 --checkpoint-every 2 --poison-step 3 --no-eval',
                                      tmp, tmp))

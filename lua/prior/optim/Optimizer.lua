@@ -1,7 +1,9 @@
 -- The shared part of the optimizers: the parameter list, per-parameter state, :zero_grad(), :step() over
 -- parameters that have a gradient, and state_dict/load_state_dict in PyTorch's layout
 -- ({state = {[i] = {step=..., exp_avg=...}}, param_groups = {{lr=..., ...}}}, i counting from 1).
+local ffi = require 'ffi'
 local prior = require 'prior'
+local capi = require 'prior.capi'
 local T = require 'prior.tensor'
 
 local Optimizer = {}
@@ -71,6 +73,63 @@ function Optimizer:step()
       self:update(p, g:contiguous(), self.state[i])
     end
   end
+end
+
+-- A parameter's position in self.params by the address of its C tensor (what the backward's callback sees).
+local function address(h) return tonumber(ffi.cast('intptr_t', h)) end
+
+-- The update of one parameter whose gradient is complete, during backward; the gradient is dropped after it.
+-- Returns the gradient's squared L2 norm (0 without a gradient).
+function Optimizer:update_and_drop(i)
+  local p = self.params[i]
+  local g = p.grad
+  if g == nil then return 0 end
+  local gc = g:contiguous()
+  local norm = ffi.new('double[1]')
+  local list = ffi.new('prior_tensor *[1]', gc.h)
+  capi.status(capi.C.prior_clip_grad_norm(1, list, math.huge, norm)) -- only the norm: nothing is clipped
+  self.state[i] = self.state[i] or {}
+  self:update(p, gc, self.state[i])
+  if gc ~= g then gc:free() end
+  g:free()
+  p:zero_grad()
+  return norm[0] * norm[0]
+end
+
+-- The C call that runs backward with a Lua callback: it must stay interpreted (LuaJIT may not enter a callback
+-- from a C function that compiled code called).
+local function backward_with_callback(h, cb)
+  return capi.C.prior_backward_ex(h, nil, 0, cb, nil)
+end
+jit.off(backward_with_callback)
+
+-- loss:backward(), then one update of every parameter that got a gradient, then zero_grad() -- but each
+-- parameter is updated as soon as backward has completed its gradient, and the gradient is freed there, so the
+-- gradients of all parameters never exist at once (the memory of one model's worth of gradients saved at the
+-- peak). The result equals the three calls in sequence; what it cannot do is anything that needs every gradient
+-- before the first update (gradient clipping, accumulation over several backwards). Returns the gradients'
+-- joint L2 norm (what clip_grad_norm_ would report).
+function Optimizer:backward_step(loss)
+  if not T.is_tensor(loss) then error('backward_step: argument 1 must be a tensor (the loss)', 2) end
+  local index = {}
+  for i, p in ipairs(self.params) do index[address(p.h)] = i end
+  local sumsq, failure = 0, nil
+  local cb = ffi.cast('prior_leaf_ready_fn', function(leaf)
+    local i = index[address(leaf)]
+    if not i then return 0 end -- a leaf that is not ours keeps its gradient
+    local ok, r = pcall(self.update_and_drop, self, i)
+    if ok then
+      sumsq = sumsq + r
+      return 0
+    end
+    failure = tostring(r)
+    return 1 -- any non-OK status stops the backward
+  end)
+  local s = backward_with_callback(loss.h, cb)
+  cb:free()
+  if failure then error('backward_step: updating a parameter failed: ' .. failure, 2) end
+  capi.status(s, 2)
+  return math.sqrt(sumsq)
 end
 
 function Optimizer:state_dict()

@@ -73,6 +73,14 @@ prior_node *prior_node_retain(prior_node *node);
 /* ---- running backward ---------------------------------------------------------------------------------- */
 /* grad may be NULL when root has one element (the gradient is then 1). */
 prior_status prior_backward(prior_tensor *root, prior_tensor *grad, int retain_graph);
+/* Called during a backward as soon as a leaf's gradient is complete: every edge of the graph into that leaf has
+ * been processed (leaf->grad may still be NULL when no gradient reached it). What it is for: applying the
+ * optimizer's update to a parameter and dropping its gradient while backward goes on, so that the gradients of
+ * all parameters never exist at once (PyTorch's post-accumulate-grad hooks). A non-OK status stops the backward. */
+typedef prior_status (*prior_leaf_ready_fn)(prior_tensor *leaf, void *ctx);
+/* prior_backward, calling on_leaf_ready (may be NULL) once for each leaf requiring grad that the graph reaches. */
+prior_status prior_backward_ex(prior_tensor *root, prior_tensor *grad, int retain_graph, prior_leaf_ready_fn on_leaf_ready,
+                               void *ctx);
 prior_status prior_tensor_set_requires_grad(prior_tensor *t, int requires_grad);
 /* Sets .grad to NULL. */
 void prior_tensor_zero_grad(prior_tensor *t);
