@@ -131,6 +131,38 @@ static void check_max_pool_nan(void) {
   prior_free_all(2, x, y);
 }
 
+/* Nearest doubling in f32 takes its own path (the CCR decoder's up-sampling): it must give the general loop's
+ * bits. Forward: each output pixel is input pixel (oh / 2, ow / 2). Backward: the general loop scatters each output
+ * gradient into its source pixel in row-major order, starting from zero; the expected values are accumulated
+ * that way here, on a non-contiguous gradient as well. */
+static void check_nearest_double_f32(void) {
+  int64_t n = 2, c = 3, h = 5, w = 7, oh = 10, ow = 14, s[4] = {2, 3, 5, 7}, gs[4] = {2, 3, 14, 10};
+  prior_tensor *x = prior_tensor_randn(4, s, PRIOR_F32, prior_cpu());
+  prior_tensor_set_requires_grad(x, 1);
+  prior_tensor *y = prior_interpolate(x, oh, ow, PRIOR_INTERP_NEAREST, 0);
+  prior_tensor *gt = prior_tensor_randn(4, gs, PRIOR_F32, prior_cpu());
+  prior_tensor *g = prior_transpose(gt, 2, 3); /* [2, 3, 10, 14], strided */
+  CHECK(y && g && !prior_tensor_is_contiguous(g));
+  if (!y || !g) return;
+  const float *xv = prior_tensor_data(x), *yv = prior_tensor_data(y);
+  int exact = 1;
+  for (int64_t p = 0; p < n * c; p++)
+    for (int64_t i = 0; i < oh; i++)
+      for (int64_t j = 0; j < ow; j++) exact &= yv[(p * oh + i) * ow + j] == xv[(p * h + i / 2) * w + j / 2];
+  CHECK_MSG(exact, "forward repeats each pixel 2 x 2");
+  CHECK_OK(prior_backward(y, g, 0));
+  float want[2 * 3 * 5 * 7] = {0};
+  const float *gv = prior_tensor_data(gt); /* g[p][i][j] = gt[p][j][i] */
+  for (int64_t p = 0; p < n * c; p++)
+    for (int64_t i = 0; i < oh; i++)
+      for (int64_t j = 0; j < ow; j++) want[(p * h + i / 2) * w + j / 2] += gv[(p * ow + j) * oh + i];
+  const float *gx = x->grad ? prior_tensor_data(x->grad) : NULL;
+  exact = gx != NULL;
+  for (int64_t k = 0; gx && k < n * c * h * w; k++) exact &= gx[k] == want[k];
+  CHECK_MSG(exact, "backward sums each 2 x 2 block in the general loop's order");
+  prior_free_all(4, x, y, gt, g);
+}
+
 static void check_errors(void) {
   int64_t s[4] = {1, 2, 4, 4}, s3[3] = {2, 4, 4};
   prior_tensor *x = leaf_uniform(4, s, -1, 1), *x3 = leaf_uniform(3, s3, -1, 1);
@@ -149,6 +181,7 @@ static void check_errors(void) {
 }
 
 int main(void) {
+  check_nearest_double_f32();
   grad_case("max_pool2d 2x2/2", (pool_cfg){.kind = 0, .k = {2, 2}, .s = {2, 2}, .p = {0, 0}}, 2, 2, 4, 6);
   grad_case("max_pool2d 3x3/2 pad 1", (pool_cfg){.kind = 0, .k = {3, 3}, .s = {2, 2}, .p = {1, 1}}, 1, 2, 5, 6);
   grad_case("max_pool2d 3x2 stride (1,2) pad (1,0)", (pool_cfg){.kind = 0, .k = {3, 2}, .s = {1, 2}, .p = {1, 0}}, 1, 3, 4, 5);

@@ -84,10 +84,39 @@ LINEAR_INDEX(double)
 INTERP(float)
 INTERP(double)
 
+/* Nearest doubling (the CCR image decoder's up-sampling), f32: the general loop's result, computed without its
+ * per-pixel index arithmetic and scattered adds. PyTorch's source index floor(o * 0.5f) is exactly o / 2, so output
+ * row 2h and 2h + 1 both repeat input row h, each pixel twice. Backward sums each 2 x 2 block in the order the
+ * general loop accumulates it (row 2h left, right, then row 2h + 1), so both paths give the same bits. */
+static void nearest_double_fwd(float *dst, const float *src, int64_t planes, int64_t H, int64_t W) {
+  int64_t OW = 2 * W;
+#pragma omp parallel for
+  for (int64_t r = 0; r < planes * H; r++) { /* one input row -> two output rows */
+    const float *in = src + r * W;
+    float *o0 = dst + 2 * r * OW, *o1 = o0 + OW;
+    for (int64_t w = 0; w < W; w++) o0[2 * w] = o0[2 * w + 1] = in[w];
+    memcpy(o1, o0, sizeof(float) * (size_t)OW);
+  }
+}
+
+static void nearest_double_bwd(float *dst, const float *src, int64_t planes, int64_t H, int64_t W) {
+  int64_t OW = 2 * W;
+#pragma omp parallel for
+  for (int64_t r = 0; r < planes * H; r++) {
+    const float *g0 = src + 2 * r * OW, *g1 = g0 + OW;
+    float *out = dst + r * W;
+    for (int64_t w = 0; w < W; w++) out[w] = ((g0[2 * w] + g0[2 * w + 1]) + g1[2 * w]) + g1[2 * w + 1];
+  }
+}
+
 static prior_status interp_dispatch(const char *op, prior_tensor *dst, const prior_tensor *src, int mode, int align,
                                     int backward) {
   const prior_tensor *in = backward ? dst : src, *out = backward ? src : dst;
   int64_t planes = PLANES(in), H = DIM_H(in), W = DIM_W(in), OH = DIM_H(out), OW = DIM_W(out);
+  if (dst->dtype == PRIOR_F32 && mode == PRIOR_INTERP_NEAREST && OH == 2 * H && OW == 2 * W) {
+    (backward ? nearest_double_bwd : nearest_double_fwd)(prior_tensor_data(dst), prior_tensor_data(src), planes, H, W);
+    return PRIOR_OK;
+  }
   if (dst->dtype == PRIOR_F32)
     interp_float(prior_tensor_data(dst), prior_tensor_data(src), planes, H, W, OH, OW, mode, align, backward);
   else if (dst->dtype == PRIOR_F64)
