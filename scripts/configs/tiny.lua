@@ -20,7 +20,10 @@ return {
   },
   train = {
     optimizer = 'adam', lr = 1e-3, min_lr = 1e-5, weight_decay = 1e-6, warmup_steps = 30, clip = 5.0,
-    stages = { { epochs = 6 }, { epochs = 3 }, { epochs = 2 } },
+    -- stages 2 and 3 at half the peak rate (the reference halves it for stage 3): over training seeds 0-4 the
+    -- main job's zero-shot accuracy went from 0.30-0.735 (mean 0.58; a seed whose stage 3 collapsed every
+    -- embedding onto one class) to 0.58-0.735 (mean 0.665), retrieval P@1 from 0.31-0.77 to 0.68-0.785
+    stages = { { epochs = 6 }, { epochs = 3, lr = 5e-4 }, { epochs = 2, lr = 5e-4 } },
     tau_start = 0.9, tau_end = 0.01, tau_schedule = 'exp',
     -- prototypes from sentence vectors at the start of stage 2 (random ones collapse the global alignment here)
     spb_init = 'data',
