@@ -80,6 +80,28 @@ static void check_forward_values(void) {
   prior_tensor *xf = prior_tensor_to_dtype_raw(x, PRIOR_F32);
   prior_tensor *gf = prior_gelu(xf);
   CHECK_NEAR(((float *)prior_tensor_data(gf))[4], 0.5 * 2 * (1 + erf(2 / sqrt(2.0))), 1e-6);
+  /* f32 GELU and its gradient over [-12, 12], the negative tail included (where 1 + erf(x) is tiny and a plain
+   * 1 + erff(x) loses it to rounding): relative error against double wherever the value is a normal float */
+  int64_t m = 4801;
+  prior_tensor *xs_f = prior_tensor_empty(1, &m, PRIOR_F32, prior_cpu());
+  for (int64_t i = 0; i < m; i++) ((float *)prior_tensor_data(xs_f))[i] = (float)(-12.0 + 0.005 * (double)i);
+  prior_tensor_set_requires_grad(xs_f, 1);
+  prior_tensor *gel = prior_gelu(xs_f), *ones = prior_tensor_ones(1, &m, PRIOR_F32, prior_cpu());
+  CHECK_OK(prior_backward(gel, ones, 0));
+  double worst = 0, worst_grad = 0;
+  for (int64_t i = 0; i < m; i++) {
+    double v = ((float *)prior_tensor_data(xs_f))[i], cdf = 0.5 * erfc(-v / sqrt(2.0));
+    double want = v * cdf, want_grad = cdf + v * exp(-0.5 * v * v) / sqrt(2 * M_PI);
+    double got = ((float *)prior_tensor_data(gel))[i], got_grad = ((float *)prior_tensor_data(xs_f->grad))[i];
+    if (fabs(want) > 1e-30) worst = fmax(worst, fabs(got - want) / fabs(want));
+    /* the gradient's two terms cancel near x = -0.75: measure against their magnitude */
+    double scale = cdf + fabs(v) * exp(-0.5 * v * v) / sqrt(2 * M_PI);
+    if (scale > 1e-30) worst_grad = fmax(worst_grad, fabs(got_grad - want_grad) / scale);
+  }
+  CHECK_MSG(worst < 2e-5, "f32 gelu: relative error %.3g", worst);
+  CHECK_MSG(worst_grad < 2e-5, "f32 gelu gradient: relative error %.3g", worst_grad);
+  prior_free_all(3, xs_f, gel, ones);
+
   /* comparisons give bool */
   prior_tensor *zero = prior_tensor_zeros(0, NULL, PRIOR_F64, prior_cpu());
   prior_tensor *gt = prior_gt(x, zero);

@@ -2,10 +2,13 @@
  * compiler vectorises the contiguous case; the op switch sits outside the loop. */
 #include <math.h>
 
+#include "backend/cpu/vec_f32.h"
 #include "backend/kernels.h"
 #include "core/strided.h"
 
 #define INV_SQRT2 0.70710678118654752440
+/* GELU needs 1 + erf(x); in double, erfc(-x) gives it without cancelling the tail for negative x */
+static inline double one_plus_erf(double x) { return erfc(-x); }
 #define INV_SQRT_2PI 0.39894228040143267794
 
 typedef struct unary_ctx {
@@ -31,7 +34,7 @@ typedef struct unary_ctx {
     }                                                                                    \
   } while (0)
 
-#define DEFINE_UNARY_FLOAT(NAME, T, EXP_FN, LOG_FN, SQRT_FN, TANH_FN, ERF_FN, POW_FN, FABS_FN, EXPM1_FN, LOG1P_FN) \
+#define DEFINE_UNARY_FLOAT(NAME, T, EXP_FN, LOG_FN, SQRT_FN, TANH_FN, ONE_PLUS_ERF, POW_FN, FABS_FN, EXPM1_FN, LOG1P_FN) \
   static void NAME(char **p, const int64_t *s, int64_t n, void *vctx) {                  \
     const unary_ctx *c = vctx;                                                           \
     const T p0 = (T)c->p0, p1 = (T)c->p1;                                                \
@@ -45,7 +48,7 @@ typedef struct unary_ctx {
       case PRIOR_UNARY_SIGMOID: UNARY_LOOP(T, (T)1 / ((T)1 + EXP_FN(-x))); break;        \
       case PRIOR_UNARY_TANH: UNARY_LOOP(T, TANH_FN(x)); break;                           \
       case PRIOR_UNARY_RELU: UNARY_LOOP(T, x > 0 ? x : (T)0); break;                     \
-      case PRIOR_UNARY_GELU: UNARY_LOOP(T, (T)0.5 * x * ((T)1 + ERF_FN(x * (T)INV_SQRT2))); break; \
+      case PRIOR_UNARY_GELU: UNARY_LOOP(T, (T)0.5 * x * ONE_PLUS_ERF(x * (T)INV_SQRT2)); break; \
       case PRIOR_UNARY_CLAMP: UNARY_LOOP(T, x < p0 ? p0 : (x > p1 ? p1 : x)); break;     \
       case PRIOR_UNARY_POW_SCALAR: UNARY_LOOP(T, POW_FN(x, p0)); break;                  \
       case PRIOR_UNARY_SIGN: UNARY_LOOP(T, (T)((x > 0) - (x < 0))); break;               \
@@ -58,8 +61,8 @@ typedef struct unary_ctx {
     }                                                                                    \
   }
 
-DEFINE_UNARY_FLOAT(unary_f32, float, expf, logf, sqrtf, tanhf, erff, powf, fabsf, expm1f, log1pf)
-DEFINE_UNARY_FLOAT(unary_f64, double, exp, log, sqrt, tanh, erf, pow, fabs, expm1, log1p)
+DEFINE_UNARY_FLOAT(unary_f32, float, expf, logf, sqrtf, tanhf, v1perff, powf, fabsf, expm1f, log1pf)
+DEFINE_UNARY_FLOAT(unary_f64, double, exp, log, sqrt, tanh, one_plus_erf, pow, fabs, expm1, log1p)
 
 #define DEFINE_UNARY_INT(NAME, T)                                                        \
   static void NAME(char **p, const int64_t *s, int64_t n, void *vctx) {                  \
@@ -130,7 +133,7 @@ static prior_status cpu_unary(prior_tensor *out, const prior_tensor *in, int op,
     }                                                                                    \
   } while (0)
 
-#define DEFINE_BINARY_FLOAT(NAME, T, POW_FN, ERF_FN, EXP_FN)                             \
+#define DEFINE_BINARY_FLOAT(NAME, T, POW_FN, ONE_PLUS_ERF, EXP_FN)                             \
   static void NAME(char **p, const int64_t *s, int64_t n, void *vctx) {                  \
     switch (*(const int *)vctx) {                                                        \
       case PRIOR_BINARY_ADD: BINARY_LOOP(T, T, a + b); break;                            \
@@ -148,7 +151,7 @@ static prior_status cpu_unary(prior_tensor *out, const prior_tensor *in, int op,
       case PRIOR_BINARY_GE: BINARY_LOOP(T, uint8_t, a >= b); break;                      \
       case PRIOR_BINARY_RELU_BACKWARD: BINARY_LOOP(T, T, b > 0 ? a : (T)0); break;       \
       case PRIOR_BINARY_GELU_BACKWARD:                                                   \
-        BINARY_LOOP(T, T, a * ((T)0.5 * ((T)1 + ERF_FN(b * (T)INV_SQRT2)) +              \
+        BINARY_LOOP(T, T, a * ((T)0.5 * ONE_PLUS_ERF(b * (T)INV_SQRT2) +              \
                                b * (T)INV_SQRT_2PI * EXP_FN((T)-0.5 * b * b)));          \
         break;                                                                           \
       case PRIOR_BINARY_SIGMOID_BACKWARD: BINARY_LOOP(T, T, a * b * ((T)1 - b)); break;  \
@@ -157,8 +160,8 @@ static prior_status cpu_unary(prior_tensor *out, const prior_tensor *in, int op,
     }                                                                                    \
   }
 
-DEFINE_BINARY_FLOAT(binary_f32, float, powf, erff, expf)
-DEFINE_BINARY_FLOAT(binary_f64, double, pow, erf, exp)
+DEFINE_BINARY_FLOAT(binary_f32, float, powf, v1perff, vexpf)
+DEFINE_BINARY_FLOAT(binary_f64, double, pow, one_plus_erf, exp)
 
 #define DEFINE_BINARY_INT(NAME, T)                                                       \
   static void NAME(char **p, const int64_t *s, int64_t n, void *vctx) {                  \
