@@ -9,6 +9,9 @@ channel-dropout mask), backward of the total, Adam (lr 1e-5, weight decay 1e-6) 
 time over --steps after --warmup steps, and the process's peak resident set size (getrusage ru_maxrss: the whole
 process, Python and libtorch included, which is what the machine has to hold).
 --profile prints torch.profiler's table of one more step (self CPU time per op), to see where the time goes.
+--flops counts the floating-point operations of one more step's forward and backward with
+torch.utils.flop_counter.FlopCounterMode (matmuls and convolutions, 2 per multiply-add), and the time that work
+takes at a given rate: the lower bound any implementation pays for the dense work alone.
 --bf16 runs the forward under torch.autocast("cpu", dtype=torch.bfloat16): matmuls and convolutions with bf16
 operands, master weights and optimizer in float32 (the counterpart of prior's autocast).
 """
@@ -58,6 +61,8 @@ def main():
     ap.add_argument("--length", type=int, default=256)
     ap.add_argument("--bf16", action="store_true")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--flops", action="store_true")
+    ap.add_argument("--roof", type=float, default=470.0, help="GFLOP/s the machine's fp32 GEMM reaches (for --flops)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
@@ -72,8 +77,13 @@ def main():
     m = int(sidx.max())
     k, q, d = cfg["num_prototypes"], cfg["num_queries"], cfg["hidden"]
     times = []
-    for i in range(args.warmup + args.steps + (1 if args.profile else 0)):
+    for i in range(args.warmup + args.steps + (1 if args.profile or args.flops else 0)):
         profiling = args.profile and i == args.warmup + args.steps
+        counting = args.flops and i == args.warmup + args.steps
+        if counting:
+            from torch.utils.flop_counter import FlopCounterMode
+            counter = FlopCounterMode(display=False)
+            counter.__enter__()
         if profiling:
             from torch.profiler import profile, ProfilerActivity
             prof = profile(activities=[ProfilerActivity.CPU])
@@ -88,8 +98,17 @@ def main():
             losses = model.step(images, ids, mask, sidx, 3, tau=0.9, gumbel=g, gumbel_gpa=g_gpa,
                                 ccr_channel_mask=channel_mask)
         losses["total"].backward()
+        if counting:
+            counter.__exit__(None, None, None)
+            flops = counter.get_total_flops()
+            by_op = sorted(((int(n), str(op)) for op, n in counter.get_flop_counts()["Global"].items()), reverse=True)
+            print("one step's forward + backward: %.1f GFLOP (%s); at %.0f GFLOP/s that alone takes %.2f s"
+                  % (flops / 1e9, ", ".join("%s %.1f" % (op, n / 1e9) for n, op in by_op), args.roof,
+                     flops / 1e9 / args.roof))
         opt.step()
         dt = time.perf_counter() - t0
+        if counting:
+            continue
         if profiling:
             prof.__exit__(None, None, None)
             print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
