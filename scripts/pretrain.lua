@@ -18,6 +18,9 @@
 -- time, the loss terms, grad_norm; the CSV has a header line and an empty cell for a term its stage does not have),
 -- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it and appends to both
 -- logs), stageN.safetensors, prior.safetensors (the final model) and results.txt.
+-- Under `mpirun -np N` it trains data parallel: each process its shard of every global batch of N x batch_size,
+-- gradients averaged over processes, the global contrastive losses over the whole global batch; process 0 prints,
+-- logs, writes the checkpoints and evaluates.
 local ffi = require 'ffi'
 local prior = require 'prior'
 local PRIOR = require 'prior.models.prior'
@@ -41,23 +44,39 @@ if opts['checkpoint-every'] then cfg.train.checkpoint_every = opts['checkpoint-e
 if opts.stages then -- only the first N stages (quick checks)
   for s = opts.stages + 1, 3 do cfg.train.stages[s] = nil end
 end
+-- Several processes (mpirun -np N): each trains on its shard of every global batch of N x batch_size; gradients
+-- are averaged before each update and the global contrastive losses see the whole global batch; process 0 writes
+-- the logs and checkpoints and evaluates.
+local dist = prior.dist
+if os.getenv('OMPI_COMM_WORLD_SIZE') or os.getenv('PMI_SIZE') then dist.init() end
+local rank, world = dist.rank(), dist.size()
+local main_rank = rank == 0
 local out = opts.out ~= false and opts.out or ('runs/pretrain-' .. (cfg.preset or 'custom'))
-os.execute('mkdir -p "' .. out .. '"')
-local function say(...) if not opts.quiet then io.stdout:write(string.format(...), '\n'); io.stdout:flush() end end
+if main_rank then os.execute('mkdir -p "' .. out .. '"') end
+local function say(...)
+  if main_rank and not opts.quiet then io.stdout:write(string.format(...), '\n'); io.stdout:flush() end
+end
+if world > 1 then say('processes: %d (global batch %d)', world, world * cfg.data.batch_size) end
 
 -- ---- data ----------------------------------------------------------------------------------------------------------
 local d = cfg.data
 local t0 = os.time()
-local paths = prior.data.synthetic{ root = opts.data, seed = d.seed, image_size = d.image_size,
+local function synthetic()
+  return prior.data.synthetic{ root = opts.data, seed = d.seed, image_size = d.image_size,
                                     mimic_subjects = d.mimic_subjects, chexpert_patients = d.chexpert_patients,
                                     per_class = d.per_class, trees = { 'mimic', 'chexpert' } }
+end
+if not main_rank then dist.barrier() end -- the others wait while process 0 writes the set (if it is missing)
+local paths = synthetic()
+if main_rank and world > 1 then dist.barrier() end
 local tok = prior.data.tokenizer(paths.vocab, { lowercase = true })
 local train = prior.data.mimic{ root = paths.mimic, split = 'train' }
 say('data: %d training pairs from %s (dropped: %s); vocabulary of %d', train:size(), paths.mimic,
     prior.data.format_drops and prior.data.format_drops(train:drops()) or '-', tok:vocab_size())
 local loader = prior.data.loader(train, { batch_size = d.batch_size, image_size = d.image_size, workers = d.workers,
                                           shuffle = true, drop_last = true, augment = d.augment, seed = opts.seed,
-                                          tokenizer = tok, max_length = d.max_length, shuffle_sentences = true })
+                                          tokenizer = tok, max_length = d.max_length, shuffle_sentences = true,
+                                          shards = world, shard = rank })
 local per_epoch = loader:batches_per_epoch()
 
 -- ---- model -----------------------------------------------------------------------------------------------------------
@@ -70,6 +89,9 @@ local model = PRIOR.from_config(cfg, tok:vocab_size(),
                                 { lam_activation = opts['lam-activation'] or nil, -- the Table 3 ablation
                                   sentence_pool = opts['sentence-pool'] or nil })
 say('model: %s', tostring(model))
+dist.broadcast_parameters(model) -- the same seed already gives the same weights; this makes sure
+-- each process its own stream for dropout and Gumbel noise (its own samples need their own draws)
+if world > 1 then prior.seed(opts.seed + 1000003 * rank) end
 
 -- ---- schedule --------------------------------------------------------------------------------------------------------
 local tr = cfg.train
@@ -113,23 +135,35 @@ if opts.resume then
   opt, sched = make_optimizer(saved.stage)
   checkpoint.load(ckpt_path, model, opt)
   for k in pairs(state) do state[k] = saved[k] or state[k] end
-  C.prior_rng_set_state(ffi.new('prior_rng_state', { saved.rng_seed, saved.rng_offset }))
+  local suffix = rank > 0 and ('_' .. rank) or '' -- each process continues its own random stream
+  if saved['rng_seed' .. suffix] == nil then
+    error(string.format('pretrain: the checkpoint has no random state for process %d (it was written by a run of fewer '
+                        .. 'processes)', rank), 0)
+  end
+  C.prior_rng_set_state(ffi.new('prior_rng_state', { saved['rng_seed' .. suffix], saved['rng_offset' .. suffix] }))
   say('resumed: stage %d, epoch %d, batch %d (step %d)', state.stage, state.epoch, state.batch, state.global_step)
 end
 local LOG_KEYS = { 'step', 'stage', 'epoch', 'lr', 'tau', 'time', 'total', 'global', 'local_image', 'local_text', 'proto',
                    'rec_image', 'spg', 'kl', 'gpa', 'grad_norm' }
-local log = runlog.open(out .. '/log.jsonl', opts.resume)
-local csv = runlog.open_csv(out .. '/log.csv', LOG_KEYS, opts.resume) -- the same records, one row each
+local no_log = { write = function() end, close = function() end } -- processes other than 0 log nothing
+local log = main_rank and runlog.open(out .. '/log.jsonl', opts.resume) or no_log
+local csv = main_rank and runlog.open_csv(out .. '/log.csv', LOG_KEYS, opts.resume) or no_log -- the same records
 local function log_step(rec)
   log:write(rec, LOG_KEYS)
   csv:write(rec)
 end
 
+-- Every process calls it (their random states are gathered); process 0 writes.
 local function save(tag)
   local rng = C.prior_rng_get_state()
   local st = { preset = cfg.preset or 'custom', stage = state.stage, epoch = state.epoch, batch = state.batch,
                step = state.step, global_step = state.global_step, rng_seed = tonumber(rng.seed),
                rng_offset = tonumber(rng.offset) }
+  if world > 1 then
+    local all = dist.all_gather(prior.tensor({ { tonumber(rng.seed), tonumber(rng.offset) } }, { dtype = 'f64' })):totable()
+    for r = 2, world do st['rng_seed_' .. (r - 1)], st['rng_offset_' .. (r - 1)] = all[r][1], all[r][2] end
+  end
+  if not main_rank then return end
   checkpoint.save(ckpt_path, model, opt, st)
   if tag then checkpoint.save(out .. '/' .. tag .. '.safetensors', model, nil, st) end
 end
@@ -160,6 +194,7 @@ for stage = state.stage, n_stages do
     state.stage, state.epoch, state.batch, state.step = stage, 1, 0, 0
     if stage == 2 and tr.spb_init == 'data' then
       model:init_prototypes(loader, 999)
+      dist.broadcast_parameters(model) -- every process starts stage 2 from process 0's prototypes
       say('stage 2: SPB prototypes initialised from sentence vectors')
     end
     opt, sched = make_optimizer(stage)
@@ -200,11 +235,12 @@ for stage = state.stage, n_stages do
         end
         if tr.clip then -- clipping needs every gradient before the first update
           losses.total:backward()
+          dist.average_gradients(model)
           rec.grad_norm = prior.optim.clip_grad_norm_(model:parameters(), tr.clip)
           opt:step()
           model:zero_grad()
         else -- the same update, each parameter's as soon as its gradient is complete (the gradients never all exist)
-          rec.grad_norm = opt:backward_step(losses.total)
+          rec.grad_norm = opt:backward_step(losses.total, world > 1 and dist.average_gradient or nil)
         end
         state.step, state.global_step, state.batch = state.step + 1, state.global_step + 1, seen
         rec.time = now() - t_step
@@ -231,10 +267,10 @@ log:close()
 csv:close()
 local stats = loader:stats()
 say('training: %d steps in %s; loader: %s', total_steps, runlog.hms(now() - run_start), tostring(stats.summary or ''))
-model:save(out .. '/prior.safetensors', { preset = cfg.preset or 'custom' })
+if main_rank then model:save(out .. '/prior.safetensors', { preset = cfg.preset or 'custom' }) end
 
 -- ---- evaluation -----------------------------------------------------------------------------------------------------
-if opts.eval then
+if opts.eval and main_rank then
   local eval_loader, _, class_of = eval.chexpert_loader(paths.chexpert, cfg)
   local zs = eval.zeroshot(model, tok, eval_loader, class_of, { prompt = cfg.eval.prompts, local_weight = cfg.eval.local_weight,
                                                                use_spb = cfg.eval.use_spb, tau = cfg.eval.tau })
@@ -260,3 +296,4 @@ if opts.eval then
   f:close()
 end
 say('done in %s; outputs in %s', runlog.hms(now() - run_start), out)
+dist.finalize()

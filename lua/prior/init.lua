@@ -97,6 +97,7 @@ prior.build_info = prior.cuda.build_info
 package.loaded.prior = prior
 prior.nn = require 'prior.nn'
 prior.optim = require 'prior.optim'
+prior.dist = require 'prior.dist'
 prior.data = require 'prior.data'
 prior.tsne = require 'prior.tsne'
 prior.models = require 'prior.models'

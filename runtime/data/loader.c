@@ -54,6 +54,8 @@ void prior_loader_options_default(prior_loader_options *o) {
   o->prefetch = 4;
   o->shuffle = 1;
   o->drop_last = 1;
+  o->shards = 1;
+  o->shard = 0;
   o->height = o->width = 224;
   o->augment = 1;
   o->degrees = 5;
@@ -228,8 +230,12 @@ static prior_status build_batch(prior_loader *l, int64_t epoch, const int64_t *o
   return PRIOR_OK;
 }
 
+/* Where batch bi of this shard starts in the epoch's order, and how many rows it has. */
+static int64_t batch_start(const prior_loader *l, int64_t bi) {
+  return (bi * l->o.shards + l->o.shard) * l->o.batch_size;
+}
 static int64_t batch_rows(const prior_loader *l, int64_t bi) {
-  int64_t start = bi * l->o.batch_size, left = l->n - start;
+  int64_t left = l->n - batch_start(l, bi);
   return left < l->o.batch_size ? left : l->o.batch_size;
 }
 
@@ -249,7 +255,7 @@ static void *worker_main(void *arg) {
       l->inflight++;
       pthread_mutex_unlock(&l->mu);
       prior_batch *b = NULL;
-      prior_status st = build_batch(l, epoch, l->order, bi * l->o.batch_size, NULL, batch_rows(l, bi), &b);
+      prior_status st = build_batch(l, epoch, l->order, batch_start(l, bi), NULL, batch_rows(l, bi), &b);
       char *msg = st != PRIOR_OK ? strdup(prior_error_message()) : NULL;
       if (b) b->index = bi;
       pthread_mutex_lock(&l->mu);
@@ -289,12 +295,16 @@ prior_status prior_loader_create(const prior_dataset *ds, const prior_loader_opt
                            "%dx%d, std %g, scale [%g, %g], max_length %d, max_fail_fraction %g out of range",
                            o.batch_size, o.workers, o.prefetch, o.height, o.width, o.std, o.scale_min, o.scale_max,
                            o.max_length, o.max_fail_fraction);
+  if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards || (o.shards > 1 && !o.drop_last))
+    return prior_error_set(PRIOR_ERR_ARGUMENT, "loader options: shard %d of %d (several shards need drop_last, so that "
+                           "every shard has the same number of full batches)", o.shard, o.shards);
   prior_loader *l = calloc(1, sizeof *l);
   if (!l) return prior_error_set(PRIOR_ERR_MEMORY, "loader: out of memory");
   l->ds = ds;
   l->o = o;
   l->n = prior_dataset_size(ds);
-  l->nbatches = o.drop_last ? l->n / o.batch_size : (l->n + o.batch_size - 1) / o.batch_size;
+  int64_t global_batch = (int64_t)o.batch_size * o.shards;
+  l->nbatches = o.drop_last ? l->n / global_batch : (l->n + o.batch_size - 1) / o.batch_size;
   l->has_masks = o.masks && prior_dataset_has_masks(ds);
   for (int64_t i = 0; i < l->n && !l->has_boxes; i++) l->has_boxes = prior_dataset_box_count(ds, i) > 0;
   if (!l->has_boxes) l->has_boxes = !strcmp(prior_dataset_kind(ds), "rsna");
@@ -382,7 +392,7 @@ prior_status prior_loader_next(prior_loader *l, prior_batch **out) {
     if (l->next_deliver >= l->nbatches) return PRIOR_OK;
     int64_t bi = l->next_deliver++;
     prior_batch *b = NULL;
-    PRIOR_TRY(build_batch(l, l->epoch, l->order, bi * l->o.batch_size, NULL, batch_rows(l, bi), &b));
+    PRIOR_TRY(build_batch(l, l->epoch, l->order, batch_start(l, bi), NULL, batch_rows(l, bi), &b));
     b->index = bi;
     l->stats.batches++;
     l->stats.samples += b->size;

@@ -15,6 +15,24 @@ static prior_tensor *scaled_similarity(prior_tensor *a, prior_tensor *b, prior_t
   return out;
 }
 
+/* With several processes: this rank's rows against the whole global batch's (all-gathered, as the reference's
+ * SyncFunction), labels offset by rank * B; the mean over ranks of this loss is the one-process loss of the global
+ * batch. */
+static prior_tensor *infonce_gathered(prior_tensor *a, prior_tensor *b, prior_tensor *logit_scale) {
+  int64_t n = a->shape[0];
+  prior_tensor *a_all = prior_dist_all_gather(a), *b_all = a_all ? prior_dist_all_gather(b) : NULL;
+  prior_tensor *ab = b_all ? scaled_similarity(a, b_all, logit_scale) : NULL; /* [B, size * B] */
+  prior_tensor *ba = ab ? scaled_similarity(b, a_all, logit_scale) : NULL;
+  prior_tensor *labels = prior_tensor_arange((double)(n * prior_dist_rank()), (double)(n * (prior_dist_rank() + 1)), 1,
+                                             PRIOR_I64, a->device);
+  prior_tensor *l1 = (ba && labels) ? prior_cross_entropy(ab, labels, PRIOR_REDUCTION_MEAN, -1, 0) : NULL;
+  prior_tensor *l2 = l1 ? prior_cross_entropy(ba, labels, PRIOR_REDUCTION_MEAN, -1, 0) : NULL;
+  prior_tensor *sum = l2 ? prior_add(l1, l2) : NULL;
+  prior_tensor *out = sum ? prior_mul_scalar(sum, 0.5) : NULL;
+  prior_free_all(8, a_all, b_all, ab, ba, labels, l1, l2, sum);
+  return out;
+}
+
 prior_tensor *prior_infonce(prior_tensor *a, prior_tensor *b, prior_tensor *logit_scale) {
   if (prior_check_ndim("infonce", "a", a, 2) || prior_check_ndim("infonce", "b", b, 2)) return NULL;
   if (!prior_tensor_same_shape(a, b)) {
@@ -23,6 +41,7 @@ prior_tensor *prior_infonce(prior_tensor *a, prior_tensor *b, prior_tensor *logi
                     prior_tensor_shape_str(b, y, sizeof y));
     return NULL;
   }
+  if (prior_dist_size() > 1) return infonce_gathered(a, b, logit_scale);
   prior_tensor *logits = scaled_similarity(a, b, logit_scale);
   prior_tensor *labels = prior_tensor_arange(0, (double)a->shape[0], 1, PRIOR_I64, a->device);
   prior_tensor *lt = logits ? prior_transpose(logits, 0, 1) : NULL;

@@ -29,6 +29,7 @@ end)
 T.test('nn, optim and testing are documented', function()
   local missing = {}
   local function need(name) if not entries[name] then missing[#missing + 1] = name end end
+  for k in pairs(prior.dist) do need('prior.dist.' .. k) end
   for k, v in pairs(prior.nn) do
     if k ~= 'Module' and k ~= 'init' then need('prior.nn.' .. k) end
   end

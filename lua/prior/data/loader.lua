@@ -19,7 +19,7 @@ local SPEC = {
   seed = 'integer', image_size = 'integer', height = 'integer', width = 'integer', augment = 'boolean',
   degrees = 'number', translate = 'number', scale_min = 'number', scale_max = 'number', hflip = 'boolean',
   mean = 'number', std = 'number', tokenizer = 'table', max_length = 'integer', cut = { 'reference', 'keep_sep' },
-  shuffle_sentences = 'boolean', masks = 'boolean', max_fail_fraction = 'number',
+  shuffle_sentences = 'boolean', masks = 'boolean', max_fail_fraction = 'number', shards = 'integer', shard = 'integer',
 }
 local POSITIVE = { 'batch_size', 'image_size', 'height', 'width', 'prefetch', 'max_length' }
 local TENSORS = { 'images', 'input_ids', 'attention_mask', 'sentence_index', 'labels', 'masks', 'boxes', 'box_counts',
@@ -176,6 +176,7 @@ function M.loader(ds, opts)
   setb('shuffle_sentences', opts.shuffle_sentences)
   setb('masks', opts.masks)
   set('max_fail_fraction', opts.max_fail_fraction)
+  set('shards', opts.shards); set('shard', opts.shard)
 
   local out = ffi.new('prior_loader *[1]')
   capi.status(C.prior_loader_create(ds.c, o, out), 2)

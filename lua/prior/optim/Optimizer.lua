@@ -80,10 +80,11 @@ local function address(h) return tonumber(ffi.cast('intptr_t', h)) end
 
 -- The update of one parameter whose gradient is complete, during backward; the gradient is dropped after it.
 -- Returns the gradient's squared L2 norm (0 without a gradient).
-function Optimizer:update_and_drop(i)
+function Optimizer:update_and_drop(i, prepare)
   local p = self.params[i]
+  if p.grad == nil then return 0 end
+  if prepare then prepare(p) end
   local g = p.grad
-  if g == nil then return 0 end
   local gc = g:contiguous()
   local norm = ffi.new('double[1]')
   local list = ffi.new('prior_tensor *[1]', gc.h)
@@ -108,8 +109,9 @@ jit.off(backward_with_callback)
 -- gradients of all parameters never exist at once (the memory of one model's worth of gradients saved at the
 -- peak). The result equals the three calls in sequence; what it cannot do is anything that needs every gradient
 -- before the first update (gradient clipping, accumulation over several backwards). Returns the gradients'
--- joint L2 norm (what clip_grad_norm_ would report).
-function Optimizer:backward_step(loss)
+-- joint L2 norm (what clip_grad_norm_ would report). prepare (optional) is called with each parameter whose
+-- gradient is complete, before its update (prior.dist.average_gradient: the data-parallel mean over processes).
+function Optimizer:backward_step(loss, prepare)
   if not T.is_tensor(loss) then error('backward_step: argument 1 must be a tensor (the loss)', 2) end
   local index = {}
   for i, p in ipairs(self.params) do index[address(p.h)] = i end
@@ -117,7 +119,7 @@ function Optimizer:backward_step(loss)
   local cb = ffi.cast('prior_leaf_ready_fn', function(leaf)
     local i = index[address(leaf)]
     if not i then return 0 end -- a leaf that is not ours keeps its gradient
-    local ok, r = pcall(self.update_and_drop, self, i)
+    local ok, r = pcall(self.update_and_drop, self, i, prepare)
     if ok then
       sumsq = sumsq + r
       return 0

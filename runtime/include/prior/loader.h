@@ -37,6 +37,10 @@ typedef struct prior_loader_options {
   int prefetch;             /* 4: ready (or in-progress) batches held ahead of the consumer */
   int shuffle;              /* 1 */
   int drop_last;            /* 1: an incomplete last batch is not produced */
+  int shards, shard;        /* 1, 0: with several processes, each epoch's global batch b is rows
+                             * [b * batch_size * shards, (b + 1) * batch_size * shards) of the seeded order, and shard s
+                             * takes its s-th slice of batch_size rows (so the global batch equals a one-process batch of
+                             * batch_size * shards); needs drop_last */
   uint64_t seed;            /* 0 */
   int height, width;        /* 224 x 224 */
   int augment;              /* 1: random affine as below */

@@ -47,6 +47,7 @@
 #include "prior/tokenizer.h"
 #include "prior/dataset.h"
 #include "prior/loader.h"
+#include "prior/dist.h"
 #include "prior/synth.h"
 #include "prior/metrics.h"
 #include "prior/tsne.h"

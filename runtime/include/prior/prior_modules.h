@@ -78,7 +78,9 @@ prior_status prior_lam_forward(const prior_lam *lam, prior_tensor *image, prior_
 
 /* ---- losses ------------------------------------------------------------------------------------------------ */
 /* Symmetric InfoNCE between rows of a [B, D] and b [B, D] (L2-normalised here): logits = exp(logit_scale) a b^T,
- * labels arange(B), mean of the two cross-entropies. logit_scale is a 0-dim or [1] tensor. */
+ * labels arange(B), mean of the two cross-entropies. logit_scale is a 0-dim or [1] tensor. With several processes
+ * (prior/dist.h) the negatives are the whole global batch's: a against every rank's b and b against every rank's a
+ * (all-gathered, with a backward), labels rank * B + arange(B). */
 prior_tensor *prior_infonce(prior_tensor *a, prior_tensor *b, prior_tensor *logit_scale);
 /* Within each report: logits = exp(scale) * norm(c)[m] . norm(t)[m'] over real sentences m, m' (mask [B, M]);
  * mean over real rows of both cross-entropies, averaged over reports that have a sentence. */
