@@ -12,22 +12,7 @@ local PRIOR = require 'prior.models.prior'
 local png = dofile('tests/lua/helpers/png.lua')
 local V = dofile('viz/common.lua')
 
-local passed, failed = 0, 0
-local function check(cond, msg)
-  if cond then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    io.stderr:write('FAIL ', debug.getinfo(2, 'l').currentline, ': ', tostring(msg), '\n')
-  end
-end
-local function case(name, fn)
-  local ok, err = xpcall(fn, debug.traceback)
-  if not ok then
-    failed = failed + 1
-    io.stderr:write('FAIL ', name, ': ', tostring(err), '\n')
-  end
-end
+local T = require 'prior.testing'
 
 local tmp = os.tmpname()
 os.remove(tmp)
@@ -72,15 +57,15 @@ end
 local function check_figure(name, w, h)
   local path = out .. '/' .. name .. '.png'
   local info, err = png.info(path)
-  check(info ~= nil, name .. ': ' .. tostring(err))
+  T.truthy(info ~= nil, name .. ': ' .. tostring(err))
   if not info then return end
-  check(info.w == w and info.h == h, string.format('%s: PNG is %dx%d, expected %dx%d', name, info.w, info.h, w, h))
+  T.truthy(info.w == w and info.h == h, string.format('%s: PNG is %dx%d, expected %dx%d', name, info.w, info.h, w, h))
   if png.available then
     local var = png.gray_variance(path)
-    check(var > 100, string.format('%s: gray-level variance %.1f (blank?)', name, var))
+    T.truthy(var > 100, string.format('%s: gray-level variance %.1f (blank?)', name, var))
   end
   local pdf = io.open(out .. '/' .. name .. '.pdf', 'rb')
-  check(pdf and pdf:read(5) == '%PDF-', name .. ': PDF written')
+  T.truthy(pdf and pdf:read(5) == '%PDF-', name .. ': PDF written')
   if pdf then pdf:close() end
 end
 
@@ -96,42 +81,41 @@ local SCRIPTS = {
   {'table3_activation', '--seeds 1', 900, 520},
 }
 for _, s in ipairs(SCRIPTS) do
-  case(s[1], function()
+  T.test(s[1], function()
     local t0 = os.time()
     local code, text = run(string.format('viz/%s.lua %s %s', s[1], common, s[2]))
-    check(code == 0, s[1] .. ' failed:\n' .. text)
+    T.truthy(code == 0, s[1] .. ' failed:\n' .. text)
     check_figure(s[1], s[3], s[4])
     io.stdout:write(string.format('test_viz: %s in %d s\n', s[1], os.time() - t0))
   end)
-  case(s[1] .. ' --help', function()
+  T.test(s[1] .. ' --help', function()
     local code, text = run(string.format('viz/%s.lua --help', s[1]))
-    check(code == 0 and text:match('prior viz/' .. s[1] .. '%.lua') and text:match('%-%-out DIR'),
+    T.truthy(code == 0 and text:match('prior viz/' .. s[1] .. '%.lua') and text:match('%-%-out DIR'),
           s[1] .. ' --help:\n' .. text)
   end)
 end
 
-case('table3 markdown', function()
+T.test('table3 markdown', function()
   local f = io.open(out .. '/table3_activation.md')
   local md = f and f:read('*a') or ''
   if f then f:close() end
-  check(md:match('| sigmoid |') and md:match('| softmax |') and md:match('%+%- '), 'table3 Markdown:\n' .. md)
+  T.truthy(md:match('| sigmoid |') and md:match('| softmax |') and md:match('%+%- '), 'table3 Markdown:\n' .. md)
 end)
 
-case('errors', function()
+T.test('errors', function()
   -- a missing checkpoint and an unknown option are named
   local code, text = run(string.format("viz/fig4_reconstruction.lua --ckpt '%s/none.safetensors' --data '%s' --out '%s'",
                                        tmp, paths.root, out))
-  check(code ~= 0 and text:match('no checkpoint at'), 'missing checkpoint:\n' .. text)
+  T.truthy(code ~= 0 and text:match('no checkpoint at'), 'missing checkpoint:\n' .. text)
   code, text = run('viz/fig2_spb_distribution.lua --bogus 1')
-  check(code ~= 0 and text:match('unknown argument %-%-bogus'), 'unknown option:\n' .. text)
+  T.truthy(code ~= 0 and text:match('unknown argument %-%-bogus'), 'unknown option:\n' .. text)
   -- a gnuplot error inside a figure's drawing comes back as a Lua error with gnuplot's text
   local ok, err = pcall(V.save, {opts = {out = out}}, 'broken', nil, function(fig, file)
     fig:multiplot(1, 1, {file = file}, function(f) f:raw({'plot sin(x) with nonsense'}) end)
   end)
-  check(not ok, 'a gnuplot error is a Lua error')
-  check(tostring(err):match('gnuplot') and tostring(err):match('nonsense'), 'with gnuplot\'s text: ' .. tostring(err))
+  T.truthy(not ok, 'a gnuplot error is a Lua error')
+  T.truthy(tostring(err):match('gnuplot') and tostring(err):match('nonsense'), 'with gnuplot\'s text: ' .. tostring(err))
 end)
 
-os.execute("rm -rf '" .. tmp .. "'")
-print(string.format('test_viz: %d passed, %d failed', passed, failed))
-os.exit(failed == 0 and 0 or 1)
+T.finally(function() os.execute("rm -rf '" .. tmp .. "'") end)
+T.run()
