@@ -44,6 +44,8 @@ prior_status prior_dist_init(void) {
     PRIOR_TRY(mpi_status("MPI_Init_thread", MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided)));
     joined = 1;
   }
+  /* A failing collective comes back as a status (and then a Lua error) instead of aborting the process. */
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &dist_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &dist_size);
 #endif
