@@ -42,6 +42,33 @@ function M.all_gather(t)
   return T.wrap(h)
 end
 
+-- Sum over processes of t as a new tensor, differentiable (the gradient of t is the sum of the processes' output
+-- gradients).
+function M.all_reduce_sum(t)
+  local h = C.prior_dist_all_reduce(tensor_arg(t, 'all_reduce_sum').h)
+  if h == nil then capi.fail(2) end
+  return T.wrap(h)
+end
+
+-- sync_batch_norm([on]): whether batch norm layers in training use the global batch's statistics when there are
+-- several processes (on by default, as the reference trains); returns the previous setting.
+function M.sync_batch_norm(on)
+  if on == nil then return C.prior_dist_set_sync_batch_norm(C.prior_dist_set_sync_batch_norm(1)) ~= 0 end
+  return C.prior_dist_set_sync_batch_norm(on and 1 or 0) ~= 0
+end
+function M.sync_batch_norm_active() return C.prior_dist_sync_batch_norm_active() ~= 0 end
+
+-- Training-mode batch norm with the global batch's statistics (the running ones updated in place);
+-- opts {momentum = 0.1, eps = 1e-5}.
+function M.sync_batch_norm2d(x, running_mean, running_var, weight, bias, opts)
+  opts = opts or {}
+  local function h(v) return v and v.h or nil end
+  local out = C.prior_dist_sync_batch_norm2d(tensor_arg(x, 'sync_batch_norm2d').h, h(running_mean), h(running_var),
+                                             h(weight), h(bias), opts.momentum or 0.1, opts.eps or 1e-5)
+  if out == nil then capi.fail(2) end
+  return T.wrap(out)
+end
+
 -- The mean over processes of one parameter's gradient, in place (nothing to do in a world of one). A parameter
 -- without a gradient is skipped: it must have none in every process (a part of the model the stage does not use).
 function M.average_gradient(p)

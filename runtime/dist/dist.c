@@ -155,6 +155,26 @@ static prior_status all_gather_backward(prior_node *node, prior_tensor *g, prior
 }
 #endif
 
+/* The gradient of an all-reduced sum: every rank's output used this rank's x. */
+static prior_status all_reduce_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
+  gi[0] = prior_tensor_clone_raw(g);
+  if (!gi[0]) return prior_error_code();
+  return prior_dist_all_reduce_sum(gi[0]);
+}
+
+prior_tensor *prior_dist_all_reduce(prior_tensor *x) {
+  if (prior_check_tensor("all_reduce", "x", x) != PRIOR_OK) return NULL;
+  prior_tensor *out = prior_tensor_clone_raw(x); /* contiguous, ours */
+  if (!out) return NULL;
+  if (prior_dist_all_reduce_sum(out) != PRIOR_OK) return prior_tensor_free(out), NULL;
+  if (prior_autograd_needed(1, &x)) {
+    prior_node *node = prior_node_new("all_reduce", all_reduce_backward, 1, &x);
+    if (!node) return prior_tensor_free(out), NULL;
+    prior_node_attach(node, out);
+  }
+  return out;
+}
+
 prior_tensor *prior_dist_all_gather(prior_tensor *x) {
   if (prior_check_tensor("all_gather", "x", x) != PRIOR_OK) return NULL;
   if (x->device.type != PRIOR_DEVICE_CPU || (x->dtype != PRIOR_F32 && x->dtype != PRIOR_F64)) {

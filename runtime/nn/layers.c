@@ -1,4 +1,5 @@
 /* The basic layers: registration with PyTorch names and default initialisation, and forward. */
+#include "prior/dist.h"
 #include "prior/nn_layers.h"
 
 #include "prior/ops_conv.h"
@@ -74,8 +75,12 @@ prior_status prior_batch_norm_layer_init(prior_batch_norm_layer *l, prior_params
 }
 
 prior_tensor *prior_batch_norm_layer_forward(prior_batch_norm_layer *l, prior_tensor *x, int training) {
-  prior_tensor *out = prior_batch_norm2d(x, l->running_mean, l->running_var, l->weight, l->bias, training, l->momentum,
-                                         l->eps);
+  /* with several processes, training statistics are the global batch's (prior/dist.h), as the reference's */
+  prior_tensor *out = training && prior_dist_sync_batch_norm_active()
+                          ? prior_dist_sync_batch_norm2d(x, l->running_mean, l->running_var, l->weight, l->bias,
+                                                         l->momentum, l->eps)
+                          : prior_batch_norm2d(x, l->running_mean, l->running_var, l->weight, l->bias, training,
+                                               l->momentum, l->eps);
   if (out && training) {
     double n;
     prior_tensor_item(l->num_batches_tracked, &n);

@@ -118,6 +118,59 @@ static void check_across_ranks(void) {
                  NULL);
 }
 
+/* Synchronised batch norm over each rank's slice of a global batch against the fused one-process batch norm of
+ * the whole batch (f64): outputs, running statistics, and gradients of the input (this rank's rows of the whole
+ * batch's) and of weight and bias (summed over ranks: the loss is a sum over the global batch). */
+static void check_sync_batch_norm(void) {
+  int rank = prior_dist_rank(), size = prior_dist_size();
+  const int64_t per = 2, C = 3, H = 4, W = 5;
+  int64_t full[4] = {per * size, C, H, W}, cs[1] = {C};
+  prior_rng_seed(7);
+  prior_tensor *x_full = leaf_uniform(4, full, -2, 3), *probe_full = leaf_uniform(4, full, -1, 1);
+  prior_tensor *w_full = leaf_uniform(1, cs, 0.5, 1.5), *b_full = leaf_uniform(1, cs, -0.5, 0.5);
+  prior_tensor *rm_full = prior_tensor_zeros(1, cs, PRIOR_F64, prior_cpu()), *rv_full = prior_tensor_ones(1, cs, PRIOR_F64, prior_cpu());
+  prior_tensor *xv = prior_narrow(x_full, 0, rank * per, per), *pv = prior_narrow(probe_full, 0, rank * per, per);
+  prior_tensor *x = prior_tensor_clone_raw(xv), *probe = prior_tensor_clone_raw(pv);
+  prior_tensor *w = prior_tensor_clone_raw(w_full), *b = prior_tensor_clone_raw(b_full);
+  prior_tensor *rm = prior_tensor_zeros(1, cs, PRIOR_F64, prior_cpu()), *rv = prior_tensor_ones(1, cs, PRIOR_F64, prior_cpu());
+  prior_tensor_set_requires_grad(x, 1);
+  prior_tensor_set_requires_grad(w, 1);
+  prior_tensor_set_requires_grad(b, 1);
+
+  prior_tensor *y = prior_dist_sync_batch_norm2d(x, rm, rv, w, b, 0.1, 1e-5);
+  prior_tensor *yp = y ? prior_mul(y, probe) : NULL;
+  prior_tensor *loss = yp ? prior_sum(yp, 0, NULL, 0) : NULL;
+  CHECK(loss != NULL);
+  if (!loss) return;
+  CHECK_OK(prior_backward(loss, NULL, 0));
+  prior_tensor *y_ref = prior_batch_norm2d(x_full, rm_full, rv_full, w_full, b_full, 1, 0.1, 1e-5);
+  prior_tensor *yp_ref = prior_mul(y_ref, probe_full), *loss_ref = prior_sum(yp_ref, 0, NULL, 0);
+  CHECK_OK(prior_backward(loss_ref, NULL, 0));
+  prior_tensor *y_want = prior_narrow(y_ref, 0, rank * per, per), *gx_want = prior_narrow(x_full->grad, 0, rank * per, per);
+  double ey = 0, egx = 0, estat = 0, egw = 0;
+  for (int64_t i = 0; i < per * C * H * W; i++) {
+    ey = fmax(ey, fabs(value(y, i) - value(y_want, i)));
+    egx = fmax(egx, fabs(value(x->grad, i) - value(gx_want, i)));
+  }
+  CHECK_OK(prior_dist_all_reduce_sum(w->grad));
+  CHECK_OK(prior_dist_all_reduce_sum(b->grad));
+  for (int64_t c = 0; c < C; c++) {
+    estat = fmax(estat, fmax(fabs(value(rm, c) - value(rm_full, c)), fabs(value(rv, c) - value(rv_full, c))));
+    egw = fmax(egw, fmax(fabs(value(w->grad, c) - value(w_full->grad, c)), fabs(value(b->grad, c) - value(b_full->grad, c))));
+  }
+  CHECK_MSG(ey < 1e-12, "sync batch norm output: worst error %.3g", ey);
+  CHECK_MSG(estat < 1e-12, "running statistics: worst error %.3g", estat);
+  CHECK_MSG(egx < 1e-12, "input gradient: worst error %.3g", egx);
+  CHECK_MSG(egw < 1e-11, "weight and bias gradients summed over ranks: worst error %.3g", egw);
+  CHECK(prior_dist_sync_batch_norm_active());
+  int prev = prior_dist_set_sync_batch_norm(0);
+  CHECK(prev == 1 && !prior_dist_sync_batch_norm_active());
+  prior_dist_set_sync_batch_norm(prev);
+  prior_free_all(20, x_full, probe_full, w_full, b_full, rm_full, rv_full, xv, pv, x, probe, w, b, rm, rv, y, yp, loss,
+                 y_ref, yp_ref, loss_ref);
+  prior_free_all(2, y_want, gx_want);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--mpi") == 0) {
     if (prior_dist_init() != PRIOR_OK) {
@@ -130,6 +183,7 @@ int main(int argc, char **argv) {
       return 77;
     }
     check_across_ranks();
+    check_sync_batch_norm();
     char label[64];
     snprintf(label, sizeof label, "test_dist (rank %d of %d)", prior_dist_rank(), prior_dist_size());
     prior_dist_finalize();

@@ -1,6 +1,6 @@
 -- Several processes (prior.dist over MPI), driven through mpirun with two processes of one thread each:
--- data-parallel training equals one-process training of the whole batch (two linear towers under the global
--- InfoNCE, f64), and scripts/pretrain.lua runs as two processes, writes its logs from process 0 only, and a killed
+-- data-parallel training equals one-process training of the whole batch (two linear towers, one with batch norm,
+-- under the global InfoNCE, f64: the all-gathered loss and the synchronised batch norm), and scripts/pretrain.lua runs as two processes, writes its logs from process 0 only, and a killed
 -- two-process run resumes to the same loss curve. Skipped when the build has no MPI or mpirun is missing.
 local t = require 'prior.testing'
 local exe = arg[-1]
@@ -34,13 +34,13 @@ local function numbers(path)
   return v
 end
 
-t.test('two processes train as one process with the whole batch (global InfoNCE, Adam, f64)', function()
+t.test('two processes train as one process with the whole batch (global InfoNCE, sync batch norm, Adam, f64)', function()
   local ok, text = sh(string.format("'%s' tests/lua/helpers/dist_two_towers.lua %s/one.txt", exe, tmp))
   t.truthy(ok, text)
   ok, text = sh(string.format("%s '%s' tests/lua/helpers/dist_two_towers.lua %s/two.txt", MPI, exe, tmp))
   t.truthy(ok, text)
   local a, b = numbers(tmp .. '/one.txt'), numbers(tmp .. '/two.txt')
-  t.eq(#a, 49, 'weights written')
+  t.eq(#a, 65, 'weights and batch norm statistics written')
   t.eq(#b, #a, 'the same weights written')
   local worst = 0
   for i = 1, #a do worst = math.max(worst, math.abs(a[i] - b[i])) end

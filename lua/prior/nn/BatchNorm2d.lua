@@ -22,6 +22,10 @@ function BatchNorm2d:forward(x)
     local nbt = self.num_batches_tracked
     nbt:fill_(nbt:item() + 1)
   end
+  if self.training and prior.dist.sync_batch_norm_active() then -- several processes: the global batch's statistics
+    return prior.dist.sync_batch_norm2d(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                        { momentum = self.momentum, eps = self.eps })
+  end
   return prior.batch_norm2d(x, self.running_mean, self.running_var, self.weight, self.bias,
                             { training = self.training, momentum = self.momentum, eps = self.eps })
 end

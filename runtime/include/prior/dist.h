@@ -29,7 +29,24 @@ prior_status prior_dist_broadcast(prior_tensor *t, int root);
  * Differentiable: the gradient of a rank's x is the sum over ranks of the gradients of its rows (each rank's loss
  * used them). With one process it returns x. */
 prior_tensor *prior_dist_all_gather(prior_tensor *x);
+/* Sum over ranks of x, as a new tensor, differentiable: every rank's output depends on every rank's x, so the
+ * gradient of this rank's x is the sum over ranks of their output gradients. With one process, a copy of x. */
+prior_tensor *prior_dist_all_reduce(prior_tensor *x);
 prior_status prior_dist_barrier(void);
+
+/* Synchronised batch normalisation (the reference trains with it): in training mode, the statistics of each
+ * channel are those of the global batch, every rank's [N, C, H, W] input together (two all-reduces forward, and
+ * through them the backward), so that several processes normalise as one process with the whole batch would; the
+ * running statistics get the global mean and the unbiased global variance. Training forward only (evaluation uses
+ * the running statistics and needs nothing from the other ranks). x: [N, C, H, W] f32/f64; weight and bias [C] or
+ * NULL; running_mean/var [C] or NULL, updated in place. */
+prior_tensor *prior_dist_sync_batch_norm2d(prior_tensor *x, prior_tensor *running_mean, prior_tensor *running_var,
+                                           prior_tensor *weight, prior_tensor *bias, double momentum, double eps);
+/* Whether batch normalisation layers (prior_batch_norm_layer_forward) synchronise across processes when there are
+ * several: on by default. Returns the previous setting. */
+int prior_dist_set_sync_batch_norm(int on);
+/* 1 when a training batch normalisation layer should call prior_dist_sync_batch_norm2d now. */
+int prior_dist_sync_batch_norm_active(void);
 /* Leaves the job (MPI_Finalize) when prior_dist_init joined one. */
 prior_status prior_dist_finalize(void);
 
