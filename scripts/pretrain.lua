@@ -50,6 +50,7 @@ end
 local dist = prior.dist
 if os.getenv('OMPI_COMM_WORLD_SIZE') or os.getenv('PMI_SIZE') then dist.init() end
 local rank, world = dist.rank(), dist.size()
+if cfg.train.sync_batch_norm == false then dist.sync_batch_norm(false) end -- each process normalises its own rows
 local main_rank = rank == 0
 local out = opts.out ~= false and opts.out or ('runs/pretrain-' .. (cfg.preset or 'custom'))
 if main_rank then os.execute('mkdir -p "' .. out .. '"') end
