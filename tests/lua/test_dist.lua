@@ -3,6 +3,7 @@
 -- under the global InfoNCE, f64: the all-gathered loss and the synchronised batch norm), and scripts/pretrain.lua runs as two processes, writes its logs from process 0 only, and a killed
 -- two-process run resumes to the same loss curve. Skipped when the build has no MPI or mpirun is missing.
 local t = require 'prior.testing'
+local curve = dofile('tests/lua/helpers/loss_curve.lua')
 local exe = arg[-1]
 
 if not prior.dist.available() or os.execute('command -v mpirun > /dev/null 2>&1') ~= 0 then
@@ -50,15 +51,6 @@ t.test('two processes train as one process with the whole batch (global InfoNCE,
   t.truthy(moved > 0, 'the weights are not all zero')
 end)
 
-local function totals(path)
-  local v = {}
-  for line in io.lines(path) do
-    local step, total = line:match('"step":%s*(%d+).-"total":%s*([-%d.e+]+)')
-    if step then v[tonumber(step)] = tonumber(total) end
-  end
-  return v
-end
-
 t.test('pretrain.lua as two processes: logs from process 0, a killed run resumes to the same curve', function()
   local common = string.format("%s '%s' scripts/pretrain.lua --data %s/data --max-steps 3 --checkpoint-every 4 --no-eval",
                                MPI, exe, tmp)
@@ -71,11 +63,7 @@ t.test('pretrain.lua as two processes: logs from process 0, a killed run resumes
   t.truthy(not ok, 'the stopped run exits non-zero')
   ok, text = sh(common .. ' --out ' .. tmp .. '/killed --resume')
   t.truthy(ok, 'resumed run:\n' .. text)
-  local a, b = totals(tmp .. '/whole/log.jsonl'), totals(tmp .. '/killed/log.jsonl')
-  for step = 0, 8 do
-    t.truthy(a[step] ~= nil and a[step] == b[step],
-             string.format('step %d: total %s uninterrupted, %s resumed', step, tostring(a[step]), tostring(b[step])))
-  end
+  curve.check_same(t, tmp .. '/whole/log.jsonl', tmp .. '/killed/log.jsonl', 8)
   -- a one-process checkpoint has no random state for process 1
   ok = sh(string.format("'%s' scripts/pretrain.lua --data %s/data --max-steps 1 --stages 1 --no-eval --quiet --out %s/single",
                         exe, tmp, tmp))

@@ -3,6 +3,7 @@
 local t = require 'prior.testing'
 local plot = require 'prior.plot'
 local csv = dofile('tests/lua/helpers/csv.lua')
+local curve = dofile('tests/lua/helpers/loss_curve.lua')
 local exe = arg[-1]
 local tmp = os.tmpname()
 os.remove(tmp)
@@ -84,16 +85,6 @@ t.test('resume continues from the checkpoint', function()
   check_csv_log(tmp .. '/run') -- reopened for appending: still one header
 end)
 
--- step -> total loss, the last record of each step (a resumed run appends the steps it repeats)
-local function totals(path)
-  local out = {}
-  for line in io.lines(path) do
-    local step, total = line:match('"step":(%d+).-"total":([^,}]+)')
-    if step then out[tonumber(step)] = total end
-  end
-  return out
-end
-
 t.test('a killed run resumed from its checkpoint gives the same loss curve', function()
   local common = string.format('--data %s/data --max-steps 5 --checkpoint-every 4 --no-eval --quiet', tmp)
   local ok, text = run(common .. ' --out ' .. tmp .. '/whole')
@@ -102,15 +93,11 @@ t.test('a killed run resumed from its checkpoint gives the same loss curve', fun
   t.truthy(not ok, 'the stopped run exits non-zero')
   ok, text = run(common .. ' --out ' .. tmp .. '/killed --resume')
   t.truthy(ok, 'resumed run:\n' .. text)
-  local a, b = totals(tmp .. '/whole/log.jsonl'), totals(tmp .. '/killed/log.jsonl')
   -- the killed run's rows survive and the resumed run's follow them (it repeats the steps after the checkpoint)
   local n = check_csv_log(tmp .. '/killed')
   t.truthy(n > 15, 'rows of both runs: ' .. n)
+  local a = curve.check_same(t, tmp .. '/whole/log.jsonl', tmp .. '/killed/log.jsonl', 14)
   t.eq(#a, 14, 'steps 0..14 logged')
-  for step = 0, 14 do
-    t.truthy(a[step] ~= nil and a[step] == b[step],
-             string.format('step %d: total %s uninterrupted, %s resumed', step, tostring(a[step]), tostring(b[step])))
-  end
 end)
 
 t.test('without gradient clipping the updates run inside backward; a killed run still resumes exactly', function()
@@ -125,11 +112,7 @@ t.test('without gradient clipping the updates run inside backward; a killed run 
   t.truthy(not ok, 'the stopped run exits non-zero')
   ok, text = run(common .. ' --out ' .. tmp .. '/noclip-killed --resume')
   t.truthy(ok, 'resumed run:\n' .. text)
-  local a, b = totals(tmp .. '/noclip-whole/log.jsonl'), totals(tmp .. '/noclip-killed/log.jsonl')
-  for step = 0, 8 do
-    t.truthy(a[step] ~= nil and a[step] == b[step],
-             string.format('step %d: total %s uninterrupted, %s resumed', step, tostring(a[step]), tostring(b[step])))
-  end
+  curve.check_same(t, tmp .. '/noclip-whole/log.jsonl', tmp .. '/noclip-killed/log.jsonl', 8)
   local header, rows = csv.read(tmp .. '/noclip-whole/log.csv')
   local col
   for i, name in ipairs(header) do if name == 'grad_norm' then col = i end end
