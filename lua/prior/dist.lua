@@ -42,10 +42,10 @@ function M.all_gather(t)
   return T.wrap(h)
 end
 
--- Sum over processes of t as a new tensor, differentiable (the gradient of t is the sum of the processes' output
--- gradients).
-function M.all_reduce_sum(t)
-  local h = C.prior_dist_all_reduce(tensor_arg(t, 'all_reduce_sum').h)
+-- The sum over processes of t as a new tensor, differentiable (the gradient of t is the sum of the processes'
+-- gradients of the result); all_reduce is the in-place, non-differentiable one.
+function M.sum(t)
+  local h = C.prior_dist_all_reduce(tensor_arg(t, 'sum').h)
   if h == nil then capi.fail(2) end
   return T.wrap(h)
 end

@@ -1,6 +1,7 @@
 /* Data-parallel collectives over MPI (prior/dist.h). Only the main thread calls MPI (MPI_THREAD_FUNNELED): the
  * collectives run where the training loop runs, and OpenMP/oneDNN threads never touch MPI. Without MPI compiled in
  * (PRIOR_WITH_MPI undefined) the world is one process and every collective is the identity. */
+#include <limits.h>
 #include <string.h>
 
 #include "ops/op_util.h"
@@ -79,6 +80,9 @@ static prior_status check_buffer(const char *op, const prior_tensor *t, int floa
     return prior_error_set(PRIOR_ERR_ARGUMENT, "%s: needs a contiguous CPU tensor", op);
   if (floating && t->dtype != PRIOR_F32 && t->dtype != PRIOR_F64)
     return prior_error_set(PRIOR_ERR_DTYPE, "%s: takes f32 or f64, got %s", op, prior_dtype_name((prior_dtype)t->dtype));
+  if (prior_tensor_numel(t) * (int64_t)prior_dtype_size((prior_dtype)t->dtype) > INT_MAX) /* MPI counts are int */
+    return prior_error_set(PRIOR_ERR_ARGUMENT, "%s: %lld elements are more than one MPI call carries", op,
+                           (long long)prior_tensor_numel(t));
   return PRIOR_OK;
 }
 

@@ -51,6 +51,13 @@ t.test('two processes train as one process with the whole batch (global InfoNCE,
   t.truthy(moved > 0, 'the weights are not all zero')
 end)
 
+t.test('collectives from Lua in each of two processes', function()
+  local ok, text = sh(string.format("%s '%s' tests/lua/helpers/dist_collectives.lua", MPI, exe))
+  t.truthy(ok, text)
+  local _, n = text:gsub('1 passed, 0 failed', '')
+  t.eq(n, 2, 'both processes passed:\n' .. text)
+end)
+
 t.test('pretrain.lua as two processes: logs from process 0, a killed run resumes to the same curve', function()
   local common = string.format("%s '%s' scripts/pretrain.lua --data %s/data --max-steps 3 --checkpoint-every 4 --no-eval",
                                MPI, exe, tmp)
