@@ -1,7 +1,8 @@
 -- Several processes (prior.dist over MPI), driven through mpirun with two processes of one thread each:
 -- data-parallel training equals one-process training of the whole batch (two linear towers, one with batch norm,
--- under the global InfoNCE, f64: the all-gathered loss and the synchronised batch norm), and scripts/pretrain.lua runs as two processes, writes its logs from process 0 only, and a killed
--- two-process run resumes to the same loss curve. Skipped when the build has no MPI or mpirun is missing.
+-- under the global InfoNCE, f64: the all-gathered loss and the synchronised batch norm); the collectives work from
+-- Lua; scripts/pretrain.lua runs as two processes, writes its logs from process 0 only, and a killed two-process run
+-- resumes to the same loss curve. Skipped when the build has no MPI or mpirun is missing.
 local t = require 'prior.testing'
 local curve = dofile('tests/lua/helpers/loss_curve.lua')
 local exe = arg[-1]
