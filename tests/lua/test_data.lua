@@ -304,6 +304,34 @@ T.test('loader: same seed, same first batch, whatever the workers', function()
            'another seed gives another batch')
 end)
 
+T.test('loader: shards split each global batch, in order, with the same draws', function()
+  local ds = data.mimic{root = paths.mimic}
+  local tok = data.tokenizer(paths.vocab)
+  local function loader(opts)
+    local o = { batch_size = 3, image_size = 32, workers = 1, tokenizer = tok, seed = 5, max_length = 24 }
+    for k, v in pairs(opts) do o[k] = v end
+    return data.loader(ds, o)
+  end
+  local whole = loader({ batch_size = 6 })
+  local parts = { loader({ shards = 2, shard = 0 }), loader({ shards = 2, shard = 1 }) }
+  T.eq(parts[1]:batches_per_epoch(), whole:batches_per_epoch())
+  T.eq(parts[2]:batches_per_epoch(), math.floor(#ds / 6))
+  local w_next, p_next = whole:epoch(1), { parts[1]:epoch(1), parts[2]:epoch(1) }
+  for _ = 1, 2 do
+    local w = w_next()
+    local idx, images = w.sample_indices:totable(), w.images
+    for s = 1, 2 do
+      local p = p_next[s]()
+      T.eq(table.concat(p.sample_indices:totable(), ','), table.concat({ unpack(idx, 3 * s - 2, 3 * s) }, ','),
+           'shard ' .. (s - 1) .. ' has its rows of the global batch')
+      T.all_near(p.images, images:narrow(1, 3 * s - 2, 3), 0, 'the same augmentation draws')
+    end
+  end
+  for _, l in ipairs({ whole, parts[1], parts[2] }) do l:free() end
+  T.raises(function() loader({ shards = 2, shard = 2 }) end, 'shard 2 of 2')
+  T.raises(function() loader({ shards = 2, shard = 0, drop_last = false }) end, 'need drop_last')
+end)
+
 T.test('loader: masks and boxes, and argument errors', function()
   local sm = data.siim{root = paths.siim}
   local l = data.loader(sm, { batch_size = 2, image_size = 32, workers = 0, augment = false, shuffle = false })
