@@ -41,6 +41,15 @@ prior_tensor *prior_dist_sync_batch_norm2d(prior_tensor *x, prior_tensor *runnin
     return NULL;
   }
   int64_t C = x->shape[1], dims[3] = {0, 2, 3}, vec[4] = {1, C, 1, 1};
+  prior_tensor *const per_channel[4] = {weight, bias, running_mean, running_var};
+  const char *names[4] = {"weight", "bias", "running_mean", "running_var"};
+  for (int i = 0; i < 4; i++)
+    if (per_channel[i] && (per_channel[i]->ndim != 1 || per_channel[i]->shape[0] != C)) {
+      char sw[96];
+      prior_error_set(PRIOR_ERR_SHAPE, "sync_batch_norm2d: %s has shape %s, the input %lld channels", names[i],
+                      prior_tensor_shape_str(per_channel[i], sw, sizeof sw), (long long)C);
+      return NULL;
+    }
   /* the global number of values per channel */
   prior_tensor *n_local = prior_tensor_full(0, NULL, (double)(x->shape[0] * x->shape[2] * x->shape[3]), PRIOR_F64,
                                             prior_cpu());

@@ -162,6 +162,13 @@ static void check_sync_batch_norm(void) {
   CHECK_MSG(estat < 1e-12, "running statistics: worst error %.3g", estat);
   CHECK_MSG(egx < 1e-12, "input gradient: worst error %.3g", egx);
   CHECK_MSG(egw < 1e-11, "weight and bias gradients summed over ranks: worst error %.3g", egw);
+  int64_t c4[1] = {C + 1};
+  prior_tensor *bad = prior_tensor_ones(1, c4, PRIOR_F64, prior_cpu());
+  CHECK_ERR(prior_dist_sync_batch_norm2d(x, rm, rv, bad, b, 0.1, 1e-5) ? PRIOR_OK : prior_error_code(), PRIOR_ERR_SHAPE,
+            "weight has shape [4], the input 3 channels");
+  CHECK_ERR(prior_dist_sync_batch_norm2d(NULL, NULL, NULL, NULL, NULL, 0.1, 1e-5) ? PRIOR_OK : prior_error_code(),
+            PRIOR_ERR_ARGUMENT, "");
+  prior_tensor_free(bad);
   CHECK(prior_dist_sync_batch_norm_active());
   int prev = prior_dist_set_sync_batch_norm(0);
   CHECK(prev == 1 && !prior_dist_sync_batch_norm_active());
