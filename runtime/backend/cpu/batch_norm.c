@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/batch_norm_planes.h"
 #include "backend/kernels_dense.h"
 #include "prior/device.h"
 
@@ -68,26 +69,6 @@ BN_BWD(double)
 /* ---- f32 loops --------------------------------------------------------------------------------------- */
 /* Each plane (one image, one channel) is a contiguous run of HW floats, summed with vector lanes and the planes'
  * sums added in double; channels run in parallel. */
-
-static double plane_sum(const float *p, int64_t n) {
-  double s = 0; /* in double: the mean must be exact to well below a float ulp (see plane_sq_dev) */
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; i++) s += p[i];
-  return s;
-}
-
-/* The mean is carried as a float pair hi + lo (hi = the float nearest the double mean): subtracting a plain
- * float mean leaves an error of half a float ulp of the mean, which is large against the spread of a channel
- * whose mean is large (such channels occur in the CCR decoder), and the normalised values inherit it. */
-static double plane_sq_dev(const float *p, int64_t n, float hi, float lo) {
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; i++) {
-    float d = (p[i] - hi) - lo;
-    s += d * d;
-  }
-  return s;
-}
 
 /* training: computes the batch mean and (biased) variance into mean/var; else reads them */
 static void bn_fwd_f32(float *y, float *mean, float *var, const float *x, const float *w, const float *b, int64_t N,

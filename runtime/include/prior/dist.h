@@ -35,8 +35,8 @@ prior_tensor *prior_dist_all_reduce(prior_tensor *x);
 prior_status prior_dist_barrier(void);
 
 /* Synchronised batch normalisation (the reference trains with it): in training mode, the statistics of each
- * channel are those of the global batch, every rank's [N, C, H, W] input together (two all-reduces forward, and
- * through them the backward), so that several processes normalise as one process with the whole batch would; the
+ * channel are those of the global batch, every rank's [N, C, H, W] input together (two all-reduces forward, one
+ * backward), so that several processes normalise as one process with the whole batch would; the
  * running statistics get the global mean and the unbiased global variance. Training forward only (evaluation uses
  * the running statistics and needs nothing from the other ranks). x: [N, C, H, W] f32/f64; weight and bias [C] or
  * NULL; running_mean/var [C] or NULL, updated in place. */
