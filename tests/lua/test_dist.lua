@@ -62,19 +62,14 @@ end)
 t.test('pretrain.lua as two processes: logs from process 0, a killed run resumes to the same curve', function()
   local common = string.format("%s '%s' scripts/pretrain.lua --data %s/data --max-steps 3 --checkpoint-every 4 --no-eval",
                                MPI, exe, tmp)
-  local ok, text = sh(common .. ' --out ' .. tmp .. '/whole')
-  t.truthy(ok, 'uninterrupted run:\n' .. text)
+  local text = curve.kill_and_resume(t, sh, common, tmp .. '/whole', tmp .. '/killed', 6)
   t.truthy(text:match('processes: 2 %(global batch 64%)') ~= nil, 'says how many processes:\n' .. text)
   local _, n_done = text:gsub('stage 3 done', '')
   t.eq(n_done, 1, 'one process prints the progress')
-  ok = sh(common .. ' --out ' .. tmp .. '/killed --stop-after 6')
-  t.truthy(not ok, 'the stopped run exits non-zero')
-  ok, text = sh(common .. ' --out ' .. tmp .. '/killed --resume')
-  t.truthy(ok, 'resumed run:\n' .. text)
   curve.check_same(t, tmp .. '/whole/log.jsonl', tmp .. '/killed/log.jsonl', 8)
   -- a one-process checkpoint has no random state for process 1
-  ok = sh(string.format("'%s' scripts/pretrain.lua --data %s/data --max-steps 1 --stages 1 --no-eval --quiet --out %s/single",
-                        exe, tmp, tmp))
+  local ok = sh(string.format("'%s' scripts/pretrain.lua --data %s/data --max-steps 1 --stages 1 --no-eval --quiet --out %s/single",
+                              exe, tmp, tmp))
   t.truthy(ok, 'one-process run')
   ok, text = sh(common .. ' --out ' .. tmp .. '/single --resume')
   t.truthy(not ok and text:match('no random state for process 1') ~= nil, text)

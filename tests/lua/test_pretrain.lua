@@ -87,12 +87,8 @@ end)
 
 t.test('a killed run resumed from its checkpoint gives the same loss curve', function()
   local common = string.format('--data %s/data --max-steps 5 --checkpoint-every 4 --no-eval --quiet', tmp)
-  local ok, text = run(common .. ' --out ' .. tmp .. '/whole')
-  t.truthy(ok, 'uninterrupted run:\n' .. text)
-  ok = run(common .. ' --out ' .. tmp .. '/killed --stop-after 7') -- dies in stage 2, 3 steps after a checkpoint
-  t.truthy(not ok, 'the stopped run exits non-zero')
-  ok, text = run(common .. ' --out ' .. tmp .. '/killed --resume')
-  t.truthy(ok, 'resumed run:\n' .. text)
+  -- stopped in stage 2, 3 steps after a checkpoint
+  curve.kill_and_resume(t, run, common, tmp .. '/whole', tmp .. '/killed', 7)
   -- the killed run's rows survive and the resumed run's follow them (it repeats the steps after the checkpoint)
   local n = check_csv_log(tmp .. '/killed')
   t.truthy(n > 15, 'rows of both runs: ' .. n)
@@ -106,12 +102,7 @@ t.test('without gradient clipping the updates run inside backward; a killed run 
   f:write("local c = dofile('scripts/configs/tiny.lua'); c.train.clip = nil; return c\n")
   f:close()
   local common = string.format('--config %s --data %s/data --max-steps 3 --checkpoint-every 4 --no-eval --quiet', cfg, tmp)
-  local ok, text = run(common .. ' --out ' .. tmp .. '/noclip-whole')
-  t.truthy(ok, 'uninterrupted run:\n' .. text)
-  ok = run(common .. ' --out ' .. tmp .. '/noclip-killed --stop-after 6')
-  t.truthy(not ok, 'the stopped run exits non-zero')
-  ok, text = run(common .. ' --out ' .. tmp .. '/noclip-killed --resume')
-  t.truthy(ok, 'resumed run:\n' .. text)
+  curve.kill_and_resume(t, run, common, tmp .. '/noclip-whole', tmp .. '/noclip-killed', 6)
   curve.check_same(t, tmp .. '/noclip-whole/log.jsonl', tmp .. '/noclip-killed/log.jsonl', 8)
   local header, rows = csv.read(tmp .. '/noclip-whole/log.csv')
   local col
