@@ -19,8 +19,8 @@
 -- checkpoint.safetensors (the latest, with optimizer and run state; --resume continues from it and appends to both
 -- logs), stageN.safetensors, prior.safetensors (the final model) and results.txt.
 -- Under `mpirun -np N` it trains data parallel: each process its shard of every global batch of N x batch_size,
--- gradients averaged over processes, the global contrastive losses over the whole global batch; process 0 prints,
--- logs, writes the checkpoints and evaluates.
+-- gradients averaged over processes, the global contrastive losses and batch norm over the whole global batch;
+-- process 0 prints, logs (each loss term as the mean over processes), writes the checkpoints and evaluates.
 local ffi = require 'ffi'
 local prior = require 'prior'
 local PRIOR = require 'prior.models.prior'
@@ -242,6 +242,14 @@ for stage = state.stage, n_stages do
           model:zero_grad()
         else -- the same update, each parameter's as soon as its gradient is complete (the gradients never all exist)
           rec.grad_norm = opt:backward_step(losses.total, world > 1 and dist.average_gradient or nil)
+        end
+        if world > 1 then -- log the mean over processes: the loss one process would have on the global batch
+          local keys, values = {}, {}
+          for _, k in ipairs(PRIOR.TERMS) do
+            if rec[k] then keys[#keys + 1], values[#values + 1] = k, rec[k] end
+          end
+          local mean = dist.all_reduce(prior.tensor(values, { dtype = 'f64' })):totable()
+          for i, k in ipairs(keys) do rec[k] = mean[i] / world end
         end
         state.step, state.global_step, state.batch = state.step + 1, state.global_step + 1, seen
         rec.time = now() - t_step

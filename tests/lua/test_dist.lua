@@ -67,6 +67,11 @@ t.test('pretrain.lua as two processes: logs from process 0, a killed run resumes
   local _, n_done = text:gsub('stage 3 done', '')
   t.eq(n_done, 1, 'one process prints the progress')
   curve.check_same(t, tmp .. '/whole/log.jsonl', tmp .. '/killed/log.jsonl', 8)
+  -- the first step's global InfoNCE is over the global batch's 64 pairs (ln 64 = 4.16 for an untrained model; its
+  -- 32 rows alone would give about ln 32 = 3.47)
+  local first = io.open(tmp .. '/whole/log.jsonl'):read('*l')
+  local global = tonumber(first:match('"global":%s*([-%d.e+]+)'))
+  t.truthy(global and global > 3.9 and global < 5.0, 'first global loss ' .. tostring(global))
   -- a one-process checkpoint has no random state for process 1
   local ok = sh(string.format("'%s' scripts/pretrain.lua --data %s/data --max-steps 1 --stages 1 --no-eval --quiet --out %s/single",
                               exe, tmp, tmp))
