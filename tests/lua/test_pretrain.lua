@@ -40,6 +40,15 @@ local function check_csv_log(dir)
   return #rows
 end
 
+-- A config file: the tiny preset changed by one Lua statement on `c`; returns its path.
+local function tiny_config(name, change)
+  local path = tmp .. '/' .. name .. '.lua'
+  local f = io.open(path, 'w')
+  f:write("local c = dofile('scripts/configs/tiny.lua'); ", change, '; return c\n')
+  f:close()
+  return path
+end
+
 local function exists(path)
   local f = io.open(path)
   if f then f:close() end
@@ -97,10 +106,7 @@ t.test('a killed run resumed from its checkpoint gives the same loss curve', fun
 end)
 
 t.test('without gradient clipping the updates run inside backward; a killed run still resumes exactly', function()
-  local cfg = tmp .. '/noclip.lua'
-  local f = io.open(cfg, 'w')
-  f:write("local c = dofile('scripts/configs/tiny.lua'); c.train.clip = nil; return c\n")
-  f:close()
+  local cfg = tiny_config('noclip', 'c.train.clip = nil')
   local common = string.format('--config %s --data %s/data --max-steps 3 --checkpoint-every 4 --no-eval --quiet', cfg, tmp)
   curve.kill_and_resume(t, run, common, tmp .. '/noclip-whole', tmp .. '/noclip-killed', 6)
   curve.check_same(t, tmp .. '/noclip-whole/log.jsonl', tmp .. '/noclip-killed/log.jsonl', 8)
@@ -120,10 +126,7 @@ t.test('a NaN loss stops the run naming the term and keeps the last checkpoint',
 end)
 
 t.test('a checkpoint of another preset is refused', function()
-  local cfg = tmp .. '/other.lua'
-  local f = io.open(cfg, 'w')
-  f:write("local c = dofile('scripts/configs/tiny.lua'); c.preset = 'other'; return c\n")
-  f:close()
+  local cfg = tiny_config('other', "c.preset = 'other'")
   local ok, text = run(string.format('--config %s --data %s/data --out %s/run --max-steps 3 --resume --no-eval', cfg, tmp, tmp))
   t.truthy(not ok and text:match("preset 'tiny', this run is 'other'") ~= nil, text)
 end)

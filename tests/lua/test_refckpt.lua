@@ -40,6 +40,14 @@ local function numbers(t)
   return flat, sum
 end
 
+-- The fixture's report through a model's text path (through the SPB at tau when use_spb): global, sentences,
+-- sentence mask.
+local function encode_fixture_text(model, tx, use_spb, tau)
+  local ids, mask, sidx = prior.tensor(tx.ids, { dtype = 'i64' }), prior.tensor(tx.mask, { dtype = 'i64' }),
+                          prior.tensor(tx.sentence_index, { dtype = 'i64' })
+  return model:encode_text(ids, mask, sidx, use_spb or false, tau)
+end
+
 T.test('a Lightning checkpoint loads strictly, every tensor mapped', function()
   T.eq(report.kind, 'lightning')
   T.eq(report.missing, 0, 'missing')
@@ -104,14 +112,12 @@ end)
 
 T.test('encode_text matches the reference text path', function()
   local tx = expected.text
-  local ids, mask, sidx = prior.tensor(tx.ids, { dtype = 'i64' }), prior.tensor(tx.mask, { dtype = 'i64' }),
-                          prior.tensor(tx.sentence_index, { dtype = 'i64' })
-  local g, sents, smask = model:encode_text(ids, mask, sidx, false)
+  local g, sents, smask = encode_fixture_text(model, tx)
   T.all_near(g, tx.global, 1e-4, 'global text')
   T.all_near(sents[1], tx.sentences, 1e-4, 'sentence vectors')
   T.all_near(smask, { { 1, 1, 1 } }, 0)
   -- through the SPB at the reference's temperature (no noise here): runs, same shape
-  local g2 = model:encode_text(ids, mask, sidx, true, model.settings.eval.tau)
+  local g2 = encode_fixture_text(model, tx, true, model.settings.eval.tau)
   T.eq(g2:size(2), sizes.hidden)
 end)
 
@@ -147,9 +153,7 @@ T.test('a checkpoint with their attention gather pool loads strictly into the at
   T.all_near(a, b, 0)
 
   local tx = expected_att.text
-  local ids, mask, sidx = prior.tensor(tx.ids, { dtype = 'i64' }), prior.tensor(tx.mask, { dtype = 'i64' }),
-                          prior.tensor(tx.sentence_index, { dtype = 'i64' })
-  local g, sents, smask = m:encode_text(ids, mask, sidx, false)
+  local g, sents, smask = encode_fixture_text(m, tx)
   T.all_near(g, tx.global, 1e-4, 'global text (attention gather, then the sentence attention pool)')
   T.all_near(sents[1], tx.sentences, 1e-4, 'sentence vectors (attention gather of the projected tokens)')
   T.all_near(smask, { { 1, 1, 1 } }, 0)
