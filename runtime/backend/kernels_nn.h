@@ -76,4 +76,10 @@ typedef prior_status (*prior_gather_kernel)(prior_tensor *out, const prior_tenso
 typedef prior_status (*prior_scatter_add_kernel)(prior_tensor *acc, int dim, const prior_tensor *index,
                                                  const prior_tensor *src);
 
+/* "dropout_apply": out = in * (bit i % 8 of bits[i / 8] set ? scale : 0) over n elements; bits is a u8 tensor
+ * of (n + 7) / 8 bytes on the device (the packed mask of prior_philox_bernoulli_bits). The product is taken
+ * even where the bit is clear (so an Inf or NaN input stays NaN, as a multiplication by a 0/scale mask). */
+typedef prior_status (*prior_dropout_apply_kernel)(prior_tensor *out, const prior_tensor *in, const prior_tensor *bits,
+                                                   double scale);
+
 #endif

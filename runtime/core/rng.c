@@ -91,6 +91,19 @@ void prior_philox_uniform_f32(uint64_t seed, uint64_t offset, float *out, int64_
   }
 }
 
+void prior_philox_bernoulli_bits(uint64_t seed, uint64_t offset, double p, uint8_t *bits, int64_t n) {
+  /* byte k holds elements 8k .. 8k+7: Philox blocks 2k and 2k + 1 */
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t k = 0; k < (n + 7) / 8; k++) {
+    uint32_t r[8];
+    prior_philox4x32(seed, offset + 2 * (uint64_t)k, r);
+    prior_philox4x32(seed, offset + 2 * (uint64_t)k + 1, r + 4);
+    unsigned byte = 0;
+    for (int j = 0; j < 8 && 8 * k + j < n; j++) byte |= (unsigned)(bits_to_open_unit(r[j]) < p) << j;
+    bits[k] = (uint8_t)byte;
+  }
+}
+
 void prior_philox_normal_f32(uint64_t seed, uint64_t offset, float *out, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t b = 0; b < (n + 3) / 4; b++) {

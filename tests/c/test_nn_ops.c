@@ -174,6 +174,52 @@ static void check_dropout(void) {
   prior_free_all(2, d2, ints);
 }
 
+/* The packed-mask dropout keeps exactly the elements a bernoulli_ fill of the input's shape keeps, scales
+ * them by the same float, leaves the stream where that fill leaves it, and multiplies (NaN * 0 stays NaN).
+ * Sizes not a multiple of 8 (the last mask byte), above the parallel threshold, and a transposed input. */
+static void check_dropout_packed_mask(void) {
+  int64_t sizes[3][2] = {{7, 143}, {301, 997}, {37, 53}};
+  for (int c = 0; c < 3; c++) {
+    prior_dtype dt = c == 1 ? PRIOR_F64 : PRIOR_F32;
+    prior_tensor *x = prior_tensor_empty(2, sizes[c], dt, prior_cpu());
+    CHECK_OK(prior_tensor_uniform_(x, -2, 2));
+    if (c == 0) {
+      float *d = prior_tensor_data(x);
+      d[3] = NAN, d[4] = INFINITY;
+    }
+    prior_tensor *input = c == 2 ? prior_transpose(x, 0, 1) : prior_tensor_retain(x);
+    prior_rng_seed(11 + c);
+    prior_tensor *y = prior_dropout(input, 0.1, 1);
+    prior_tensor *after = prior_tensor_empty(1, (int64_t[]){5}, PRIOR_F64, prior_cpu());
+    CHECK_OK(prior_tensor_uniform_(after, 0, 1));
+    prior_rng_seed(11 + c);
+    prior_tensor *mask = prior_tensor_empty(input->ndim, input->shape, dt, prior_cpu());
+    CHECK_OK(prior_tensor_bernoulli_(mask, 0.9));
+    prior_tensor *after_ref = prior_tensor_empty(1, (int64_t[]){5}, PRIOR_F64, prior_cpu());
+    CHECK_OK(prior_tensor_uniform_(after_ref, 0, 1));
+    int64_t n = prior_tensor_numel(input);
+    double *yv = malloc(sizeof(double) * (size_t)n), *xv = malloc(sizeof(double) * (size_t)n);
+    double *mv = malloc(sizeof(double) * (size_t)n);
+    prior_tensor_to_f64_array(y, yv);
+    prior_tensor_to_f64_array(input, xv);
+    prior_tensor_to_f64_array(mask, mv);
+    int same = 1, kept = 0;
+    for (int64_t i = 0; i < n; i++) {
+      /* the mask path: mask * scale + 0 (affine), then x * that, in the tensor's precision */
+      double want = dt == PRIOR_F32 ? (double)((float)xv[i] * ((float)mv[i] * (float)(1 / 0.9) + 0.0f))
+                                    : xv[i] * (mv[i] * (1 / 0.9) + 0.0);
+      same &= memcmp(&want, &yv[i], sizeof want) == 0 || (isnan(want) && isnan(yv[i]));
+      kept += mv[i] != 0;
+    }
+    CHECK(same);
+    CHECK(kept > 0 && kept < n);
+    CHECK(max_diff_t(after, after_ref) == 0);
+    if (c == 0) CHECK(isnan(yv[3]) && !isfinite(yv[4]));
+    free(yv), free(xv), free(mv);
+    prior_free_all(6, x, input, y, after, mask, after_ref);
+  }
+}
+
 static void check_embedding(void) {
   int64_t wshape[2] = {6, 4};
   prior_tensor *w = leaf_uniform(2, wshape, -1, 1);
@@ -295,6 +341,7 @@ int main(void) {
   prior_rng_seed(11);
   check_softmax();
   check_dropout();
+  check_dropout_packed_mask();
   check_embedding();
   check_similarity();
   return check_summary("test_nn_ops");

@@ -30,5 +30,9 @@ void prior_philox_uniform_f64(uint64_t seed, uint64_t offset, double *out, int64
 void prior_philox_normal_f64(uint64_t seed, uint64_t offset, double *out, int64_t n);
 void prior_philox_uniform_f32(uint64_t seed, uint64_t offset, float *out, int64_t n);
 void prior_philox_normal_f32(uint64_t seed, uint64_t offset, float *out, int64_t n);
+/* Bernoulli draws packed eight to a byte: bit i % 8 of bits[i / 8] is set when uniform draw i (the number
+ * prior_philox_uniform_f64 gives for element i) is below p. Same numbers as a bernoulli_ fill of n elements
+ * at this offset, in 1/64 of the memory; the unused high bits of the last byte are 0. */
+void prior_philox_bernoulli_bits(uint64_t seed, uint64_t offset, double p, uint8_t *bits, int64_t n);
 
 #endif
