@@ -6,6 +6,7 @@
  * catches wrong layouts, strides, batch handling or a wrong argument. With ordinary inputs, autocast must
  * differ from plain f32 by about bf16's rounding (when the CPU computes bf16 natively), which shows the bf16
  * path really ran; on a CPU without native bf16 it must equal plain f32. */
+#include "backend/cpu/channels_last.h"
 #include "dense_util.h"
 #include "prior/amp.h"
 
@@ -154,6 +155,41 @@ static void test_conv(void) {
   check_case("conv 3x3 stride 2 (blocked formats)", apply_conv, &c3, 3, s3, nd);
   const int64_t s1[3][4] = {{2, 16, 28, 28}, {32, 16, 1, 1}, {32}};
   check_case("conv 1x1 on 28x28 (plain formats)", apply_conv, &c1, 3, s1, nd);
+  /* channel and pixel counts that leave partial tiles in the NCHW <-> NHWC transposes */
+  const int64_t so[3][4] = {{3, 5, 19, 13}, {7, 5, 3, 3}, {7}};
+  check_case("conv 3x3 odd channels", apply_conv, &c3, 3, so, nd);
+  const int64_t s7[3][4] = {{2, 1, 23, 17}, {18, 1, 7, 7}, {18}};
+  conv_case stem = {2, 3};
+  check_case("conv 7x7 one input channel", apply_conv, &stem, 3, s7, nd);
+}
+
+/* The transposes that replace oneDNN's NCHW <-> NHWC reorders: every element lands where the index arithmetic
+ * says, and the bf16 one rounds as prior_bf16_round (to nearest even, NaN kept). */
+static void test_channels_last_transposes(void) {
+  const int64_t sizes[][3] = {{2, 3, 35}, {1, 17, 16}, {3, 64, 49}, {1, 1, 5}, {2, 40, 1}};
+  for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+    int64_t n = sizes[t][0], c = sizes[t][1], hw = sizes[t][2], total = n * c * hw;
+    float *src = malloc(sizeof(float) * (size_t)total), *nhwc = malloc(sizeof(float) * (size_t)total);
+    float *back = malloc(sizeof(float) * (size_t)total);
+    uint16_t *b16 = malloc(sizeof(uint16_t) * (size_t)total);
+    for (int64_t i = 0; i < total; i++) src[i] = (float)i * 1.0009765625f + 0.3f; /* not bf16-exact */
+    src[total / 2] = NAN;
+    prior_nchw_to_nhwc_f32(src, nhwc, n, c, hw);
+    prior_nchw_to_nhwc_bf16(src, b16, n, c, hw);
+    prior_nhwc_to_nchw_f32(nhwc, back, n, c, hw);
+    int placed = 1, rounded = 1;
+    for (int64_t b = 0; b < n; b++)
+      for (int64_t k = 0; k < c; k++)
+        for (int64_t p = 0; p < hw; p++) {
+          int64_t from = (b * c + k) * hw + p, to = (b * hw + p) * c + k;
+          placed &= memcmp(&nhwc[to], &src[from], 4) == 0;
+          rounded &= b16[to] == prior_f32_to_bf16(src[from]);
+        }
+    CHECK_MSG(placed && rounded, "NCHW -> NHWC of [%lld, %lld, %lld]", (long long)n, (long long)c, (long long)hw);
+    CHECK_MSG(memcmp(back, src, sizeof(float) * (size_t)total) == 0, "NHWC -> NCHW of [%lld, %lld, %lld]",
+              (long long)n, (long long)c, (long long)hw);
+    free(src), free(nhwc), free(back), free(b16);
+  }
 }
 
 /* A graph recorded under autocast keeps bf16 operand copies for backward; turning autocast off before backward
@@ -191,6 +227,7 @@ int main(void) {
   test_switch();
   test_matmul();
   test_conv();
+  test_channels_last_transposes();
   test_backward_after_switch_off();
   return check_summary("test_autocast_cpu");
 }

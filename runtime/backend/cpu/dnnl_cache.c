@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "backend/cpu/dnnl_util.h"
+
+#include "backend/cpu/channels_last.h"
 #include "prior/alloc.h"
 #include "prior/amp.h"
 #include "prior/device.h"
@@ -157,6 +159,31 @@ static dnnl_status_t make_reorder(dnnl_primitive_t *out, const dnnl_memory_desc_
   return st;
 }
 
+enum { SWAP_NONE, SWAP_TO_NHWC_F32, SWAP_TO_NHWC_BF16, SWAP_TO_NCHW_F32 };
+
+/* Which of our transposes moves data between `user` (ours) and `prim` (the primitive's) for this argument:
+ * user plain NCHW f32 and prim NHWC (f32 or bf16 for an input, f32 for an output) of the same dims. */
+static int channels_last_swap(const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *prim, int output) {
+  if (user->ndims != 4 || user->data_type != dnnl_f32) return SWAP_NONE;
+  dnnl_memory_desc_t nchw, nhwc;
+  if (dnnl_memory_desc_init_by_tag(&nchw, 4, user->dims, dnnl_f32, dnnl_abcd) != dnnl_success ||
+      dnnl_memory_desc_init_by_tag(&nhwc, 4, user->dims, prim->data_type, dnnl_acdb) != dnnl_success)
+    return SWAP_NONE;
+  if (!dnnl_memory_desc_equal(user, &nchw) || !dnnl_memory_desc_equal(prim, &nhwc)) return SWAP_NONE;
+  if (output) return prim->data_type == dnnl_f32 ? SWAP_TO_NCHW_F32 : SWAP_NONE;
+  return prim->data_type == dnnl_f32 ? SWAP_TO_NHWC_F32 : prim->data_type == dnnl_bf16 ? SWAP_TO_NHWC_BF16 : SWAP_NONE;
+}
+
+static void run_channels_last(const prior_dnnl_plan_arg *a, void *user, void *prim) {
+  const dnnl_dim_t *d = a->user_md.dims;
+  int64_t n = d[0], c = d[1], hw = d[2] * d[3];
+  switch (a->channels_last) {
+    case SWAP_TO_NHWC_F32: prior_nchw_to_nhwc_f32(user, prim, n, c, hw); break;
+    case SWAP_TO_NHWC_BF16: prior_nchw_to_nhwc_bf16(user, prim, n, c, hw); break;
+    case SWAP_TO_NCHW_F32: prior_nhwc_to_nchw_f32(prim, user, n, c, hw); break;
+  }
+}
+
 prior_dnnl_plan *prior_dnnl_plan_create(const char *op, dnnl_primitive_desc_t pd, int n, const int *arg_ids,
                                         const dnnl_memory_desc_t *user_mds, const int *is_output) {
   PRIOR_ASSERT(n <= PRIOR_DNNL_MAX_ARGS);
@@ -175,7 +202,8 @@ prior_dnnl_plan *prior_dnnl_plan_create(const char *op, dnnl_primitive_desc_t pd
     a->user_md = user_mds[i];
     const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg_ids[i]);
     a->prim_md = md ? *md : user_mds[i];
-    if (!dnnl_memory_desc_equal(&a->prim_md, &a->user_md))
+    a->channels_last = channels_last_swap(&a->user_md, &a->prim_md, a->output);
+    if (!a->channels_last && !dnnl_memory_desc_equal(&a->prim_md, &a->user_md))
       st = a->output ? make_reorder(&a->reorder, &a->prim_md, &a->user_md)
                      : make_reorder(&a->reorder, &a->user_md, &a->prim_md);
   }
@@ -207,25 +235,29 @@ prior_status prior_dnnl_plan_execute(const char *op, const prior_dnnl_plan *plan
     const prior_dnnl_plan_arg *a = &plan->args[i];
     st = dnnl_memory_create(&user_mem[i], &a->user_md, g_engine, ptrs[i]);
     if (st != dnnl_success) break;
-    if (a->reorder) {
+    if (a->reorder || a->channels_last) {
       scratch_size[i] = dnnl_memory_desc_get_size(&a->prim_md);
       scratch[i] = prior_alloc(prior_cpu(), scratch_size[i]);
       if (!scratch[i]) result = prior_error_code();
       else st = dnnl_memory_create(&prim_mem[i], &a->prim_md, g_engine, scratch[i]);
     }
     args[i].arg = a->arg;
-    args[i].memory = a->reorder ? prim_mem[i] : user_mem[i];
+    args[i].memory = a->reorder || a->channels_last ? prim_mem[i] : user_mem[i];
   }
   if (st == dnnl_success && result == PRIOR_OK) {
     pthread_mutex_lock(&g_exec_lock);
     for (int i = 0; i < n && st == dnnl_success; i++) {
-      if (!plan->args[i].reorder || plan->args[i].output) continue;
+      if (plan->args[i].output) continue;
+      if (plan->args[i].channels_last) run_channels_last(&plan->args[i], ptrs[i], scratch[i]);
+      if (!plan->args[i].reorder) continue;
       dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, user_mem[i]}, {DNNL_ARG_TO, prim_mem[i]}};
       st = run(plan->args[i].reorder, 2, r);
     }
     if (st == dnnl_success) st = run(plan->prim, n, args);
     for (int i = 0; i < n && st == dnnl_success; i++) {
-      if (!plan->args[i].reorder || !plan->args[i].output) continue;
+      if (!plan->args[i].output) continue;
+      if (plan->args[i].channels_last) run_channels_last(&plan->args[i], ptrs[i], scratch[i]);
+      if (!plan->args[i].reorder) continue;
       dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, prim_mem[i]}, {DNNL_ARG_TO, user_mem[i]}};
       st = run(plan->args[i].reorder, 2, r);
     }

@@ -5,7 +5,8 @@
  * holds every parameter the primitive depends on (shapes, strides, kind). A cached "plan" is a primitive
  * plus, for each of its arguments, the reorder between our plain layout (NCHW, row-major) and the layout the
  * primitive prefers (blocked formats such as nChw16c); executing a plan reorders inputs into scratch
- * buffers, runs the primitive and reorders outputs back. */
+ * buffers, runs the primitive and reorders outputs back. Between NCHW f32 and NHWC (the AMX convolutions'
+ * layout) our own transposes do the reorder. */
 #ifndef PRIOR_BACKEND_CPU_DNNL_UTIL_H
 #define PRIOR_BACKEND_CPU_DNNL_UTIL_H
 
@@ -37,6 +38,7 @@ typedef struct prior_dnnl_plan_arg {
   dnnl_memory_desc_t user_md; /* our layout */
   dnnl_memory_desc_t prim_md; /* the primitive's */
   dnnl_primitive_t reorder;   /* user -> prim for inputs, prim -> user for outputs; NULL when layouts agree */
+  int channels_last;          /* instead of `reorder`: one of our NCHW <-> NHWC transposes (channels_last.h) */
 } prior_dnnl_plan_arg;
 
 typedef struct prior_dnnl_plan {
