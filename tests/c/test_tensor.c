@@ -186,11 +186,39 @@ static void test_rng(void) {
   prior_tensor_free(g);
 }
 
+/* The packed Bernoulli draw (sixteen Philox blocks at a time) equals the element-wise rule on
+ * prior_philox_uniform_f64's numbers: for offsets whose low counter word wraps inside a group, probabilities at
+ * and near 0 and 1, lengths that end mid-byte, and one or two threads. */
+static void test_bernoulli_bits(void) {
+  enum { N = 4133 };
+  static double u[N];
+  static uint8_t bits[(N + 7) / 8];
+  const uint64_t offsets[] = {0, 7, 0xfffffffaull, 0x1fffffff3ull};
+  const double ps[] = {0.0, 1.0, 0.9, 0.5, 1e-12, 1.0 - 1e-12};
+  const int64_t lengths[] = {N, 1, 13, 64, 129};
+  for (size_t o = 0; o < 4; o++)
+    for (size_t q = 0; q < 6; q++)
+      for (size_t l = 0; l < 5; l++) {
+        int64_t n = lengths[l];
+        omp_set_num_threads(1 + (int)((o + l) % 2));
+        prior_philox_uniform_f64(99, offsets[o], u, n);
+        memset(bits, 0xff, sizeof bits);
+        prior_philox_bernoulli_bits(99, offsets[o], ps[q], bits, n);
+        int same = 1;
+        for (int64_t i = 0; i < n; i++) same &= ((bits[i / 8] >> (i % 8)) & 1) == (u[i] < ps[q]);
+        if (n % 8) same &= (bits[n / 8] >> (n % 8)) == 0; /* bits past the end are 0 */
+        CHECK_MSG(same, "bernoulli bits differ: offset %llu p %g n %lld", (unsigned long long)offsets[o], ps[q],
+                  (long long)n);
+      }
+  omp_set_num_threads(2);
+}
+
 int main(void) {
   test_creation_and_views();
   test_half_conversions();
   test_errors();
   test_allocator();
   test_rng();
+  test_bernoulli_bits();
   return check_summary("test_tensor");
 }
