@@ -26,6 +26,10 @@ typedef prior_status (*prior_conv2d_backward_data_kernel)(prior_tensor *gx, cons
 /* "conv2d_backward_weights": gw (w's shape) and, when not NULL, gb [O] from x and g. */
 typedef prior_status (*prior_conv2d_backward_weights_kernel)(prior_tensor *gw, prior_tensor *gb, const prior_tensor *x,
                                                              const prior_tensor *g, const prior_conv2d_params *p);
+/* Under CPU autocast the convolution kernels also take x and g as bf16 in channels-last order ([N, C, H, W] with
+ * strides {H W C, 1, W C, C}), the layout their bf16 kernels read, made by "channels_last_bf16": out such a
+ * tensor, x contiguous f32 of the same shape (values rounded to nearest even). */
+typedef prior_status (*prior_channels_last_bf16_kernel)(prior_tensor *out, const prior_tensor *x);
 
 /* "batch_norm_forward": x [N, C, H, W]; weight, bias [C] or NULL. training: the batch mean and biased
  * variance go to save_mean/save_var [C], and running_mean/running_var [C] (may be NULL; any stride) become

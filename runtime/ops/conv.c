@@ -1,5 +1,7 @@
 /* 2-D convolution: argument checks, output shape, autograd. The kernels take contiguous NCHW tensors, so
- * strided inputs (a permuted view) are copied once here and the copies are what backward keeps. */
+ * strided inputs (a permuted view) are copied once here and the copies are what backward keeps. Under CPU
+ * autocast the input is converted here to the bf16 channels-last layout the kernels read (and kept so for the
+ * weight gradient), and backward converts the output gradient once for both gradients. */
 #include "backend/kernels_dense.h"
 #include "ops/op_util.h"
 #include "prior/ops_conv.h"
@@ -15,17 +17,39 @@ static prior_conv2d_params params_from_ints(const int64_t *ints) {
   return p;
 }
 
+/* x (contiguous f32 [N, C, H, W]) as bf16 in channels-last order, the layout the CPU's bf16 kernels read. */
+static prior_tensor *channels_last_bf16(const char *op, prior_tensor *x) {
+  prior_channels_last_bf16_kernel k = (prior_channels_last_bf16_kernel)prior_op_kernel(op, "channels_last_bf16", x);
+  int64_t n = prior_tensor_numel(x);
+  prior_tensor *base = k ? prior_tensor_empty(1, &n, PRIOR_BF16, x->device) : NULL;
+  const int64_t *d = x->shape;
+  int64_t strides[4] = {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
+  prior_tensor *out = base ? prior_tensor_as_strided(base, 4, x->shape, strides, 0) : NULL;
+  prior_tensor_free(base);
+  if (out && k(out, x) != PRIOR_OK) {
+    prior_tensor_free(out);
+    out = NULL;
+  }
+  return out;
+}
+
 static prior_status conv2d_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
   prior_tensor *x = node->saved[0], *w = node->saved[1];
   prior_conv2d_params p = params_from_ints(node->ints);
   prior_tensor *gc = prior_tensor_contiguous_raw(g);
   if (!gc) return prior_error_code();
+  /* a forward under autocast kept x as bf16 channels-last: g is converted once for both gradients */
+  prior_tensor *gk = x->dtype == PRIOR_BF16 ? channels_last_bf16("conv2d backward", gc) : prior_tensor_retain(gc);
+  if (!gk) {
+    prior_tensor_free(gc);
+    return prior_error_code();
+  }
   prior_status s = PRIOR_OK;
   if (node->needs_grad[0]) {
     prior_conv2d_backward_data_kernel k =
         (prior_conv2d_backward_data_kernel)prior_op_kernel("conv2d backward", "conv2d_backward_data", x);
-    gi[0] = k ? prior_tensor_empty(x->ndim, x->shape, (prior_dtype)x->dtype, x->device) : NULL;
-    s = gi[0] ? k(gi[0], gc, w, &p) : prior_error_code();
+    gi[0] = k ? prior_tensor_empty(x->ndim, x->shape, (prior_dtype)w->dtype, x->device) : NULL;
+    s = gi[0] ? k(gi[0], gk, w, &p) : prior_error_code();
   }
   if (s == PRIOR_OK && node->needs_grad[1]) {
     prior_conv2d_backward_weights_kernel k =
@@ -36,13 +60,13 @@ static prior_status conv2d_backward(prior_node *node, prior_tensor *g, prior_ten
       gi[2] = prior_tensor_empty(1, &o, (prior_dtype)w->dtype, w->device);
     }
     if (!gi[1] || (node->needs_grad[2] && !gi[2])) s = prior_error_code();
-    else s = k(gi[1], gi[2], x, gc, &p);
+    else s = k(gi[1], gi[2], x, gk, &p);
   } else if (s == PRIOR_OK && node->needs_grad[2]) {
     int64_t dims[3] = {0, 2, 3};
     gi[2] = prior_sum(gc, 3, dims, 0);
     if (!gi[2]) s = prior_error_code();
   }
-  prior_tensor_free(gc);
+  prior_free_all(2, gc, gk);
   return s;
 }
 
@@ -103,6 +127,11 @@ prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *
   prior_conv2d_forward_kernel k = (prior_conv2d_forward_kernel)prior_op_kernel(op, "conv2d_forward", x);
   if (!k) return NULL;
   prior_tensor *xc = prior_tensor_contiguous_raw(x), *wc = prior_tensor_contiguous_raw(weight);
+  if (xc && prior_op_lowers_to_bf16(xc)) { /* the bf16 copy is what the kernel reads and backward keeps */
+    prior_tensor *xl = channels_last_bf16(op, xc);
+    prior_tensor_free(xc);
+    xc = xl;
+  }
   prior_tensor *bc = bias ? prior_tensor_contiguous_raw(bias) : NULL;
   int64_t shape[4] = {x->shape[0], weight->shape[0], oh, ow};
   prior_tensor *out = xc && wc && (bc || !bias) ? prior_tensor_empty(4, shape, (prior_dtype)x->dtype, x->device) : NULL;

@@ -44,14 +44,9 @@ static prior_tensor *mT(const prior_tensor *t) {
 
 /* ---- CPU autocast: bf16 operand copies, made once ------------------------------------------------------------ */
 
-/* Under autocast on a CPU with native bf16, the product reads bf16 operands anyway. Converting each f32 operand
- * once here, and keeping the bf16 copy for backward instead of the f32 tensor, saves converting it again for each
- * backward product (three conversions per linear layer become one) and halves what the node holds. */
-static int lower_to_bf16(const prior_tensor *t) {
-  return t->dtype == PRIOR_F32 && t->device.type == PRIOR_DEVICE_CPU && prior_autocast_enabled() &&
-         prior_autocast_native(t->device);
-}
-
+/* Under autocast on a CPU with native bf16 (prior_op_lowers_to_bf16) each f32 operand is converted once here
+ * and the bf16 copy kept for backward instead of the f32 tensor: three conversions per linear layer become one,
+ * and the node holds half the bytes. */
 /* A bf16 copy of t laid out in t's own memory order (dims sorted by stride; a transposed view stays transposed,
  * so the copy is one streaming pass), broadcast dims (stride 0) kept broadcast. */
 static prior_tensor *bf16_copy(prior_tensor *t) {
@@ -128,8 +123,8 @@ static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_ten
 
 /* [..., n, k] x [..., k, m] with identical batch dims, recording autograd. */
 static prior_tensor *matmul_core(const char *op, prior_tensor *a, prior_tensor *b) {
-  prior_tensor *al = lower_to_bf16(a) ? bf16_copy(a) : prior_tensor_retain(a);
-  prior_tensor *bl = al && lower_to_bf16(b) ? bf16_copy(b) : al ? prior_tensor_retain(b) : NULL;
+  prior_tensor *al = prior_op_lowers_to_bf16(a) ? bf16_copy(a) : prior_tensor_retain(a);
+  prior_tensor *bl = al && prior_op_lowers_to_bf16(b) ? bf16_copy(b) : al ? prior_tensor_retain(b) : NULL;
   prior_tensor *out = bl ? matmul_raw(op, al, bl) : NULL;
   prior_tensor *inputs[2] = {a, b};
   if (out && prior_autograd_needed(2, inputs)) {

@@ -1,6 +1,6 @@
 #include "ops/op_util.h"
 
-
+#include "prior/amp.h"
 #include "prior/ops_reduce.h"
 
 prior_kernel_fn prior_op_kernel(const char *op, const char *name, const prior_tensor *t) {
@@ -71,4 +71,9 @@ prior_tensor *prior_binary_raw(const char *op_name, prior_tensor *a, prior_tenso
     return NULL;
   }
   return out;
+}
+
+int prior_op_lowers_to_bf16(const prior_tensor *t) {
+  return t->dtype == PRIOR_F32 && t->device.type == PRIOR_DEVICE_CPU && prior_autocast_enabled() &&
+         prior_autocast_native(t->device);
 }

@@ -16,5 +16,9 @@ prior_tensor *prior_sum_to_shape(prior_tensor *g, int ndim, const int64_t *shape
 prior_tensor *prior_unary_raw(const char *op_name, prior_tensor *x, int op, double p0, double p1);
 prior_tensor *prior_binary_raw(const char *op_name, prior_tensor *a, prior_tensor *b, int op);
 
+/* Whether an f32 operand of a matmul or convolution is lowered to bf16 by the op itself (autocast is on and t
+ * lives on a CPU with native bf16): such products read bf16 anyway, so converting once in the op and keeping
+ * the bf16 copy for backward saves the conversions each backward product would repeat. */
+int prior_op_lowers_to_bf16(const prior_tensor *t);
 
 #endif

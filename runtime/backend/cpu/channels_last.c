@@ -2,7 +2,9 @@
  * TILE contiguous elements, so both sides stream through whole cache lines. */
 #include "backend/cpu/channels_last.h"
 
+#include "backend/kernels_dense.h"
 #include "core/bf16.h"
+#include "prior/device.h"
 
 #define TILE 16
 
@@ -49,4 +51,14 @@ void prior_nhwc_to_nchw_f32(const float *src, float *dst, int64_t n, int64_t c, 
           for (int64_t p = p0; p < p1; p++) d[k * hw + p] = s[p * c + k];
       }
     }
+}
+
+static prior_status cpu_channels_last_bf16(prior_tensor *out, const prior_tensor *x) {
+  prior_nchw_to_nhwc_bf16(prior_tensor_data(x), prior_tensor_data(out), x->shape[0], x->shape[1],
+                          x->shape[2] * x->shape[3]);
+  return PRIOR_OK;
+}
+
+__attribute__((constructor)) static void register_channels_last_kernels(void) {
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "channels_last_bf16", (prior_kernel_fn)cpu_channels_last_bf16);
 }

@@ -1,4 +1,5 @@
-/* CPU 2-D convolution. f32: oneDNN primitives (forward, backward data, backward weights), cached per shape.
+/* CPU 2-D convolution. f32: oneDNN primitives (forward, backward data, backward weights), cached per shape;
+ * under autocast x and the output gradient may arrive already as bf16 channels-last (kernels_dense.h).
  * Most primitives choose their memory formats (format_tag any: blocked nChw16c and friends on AVX-512) and
  * our NCHW tensors are reordered in and out around each call; 1x1 convs over large maps work on NCHW
  * directly (see use_plain_formats and docs/performance.md for the measurements behind the choice). f64: direct loops, the reference the f32 path is tested against. */
@@ -117,6 +118,7 @@ enum { CONV_FWD = 1, CONV_BWD_DATA = 2, CONV_BWD_WEIGHTS = 3 };
 /* Everything a cached primitive depends on; zero-filled before use so padding bytes compare equal. */
 typedef struct conv_key {
   int64_t kind, with_bias, plain, bf16;
+  int64_t src_nhwc_bf16, ddst_nhwc_bf16; /* we hand x / the output gradient over as bf16 channels-last */
   conv_dims d;
   int64_t stride[2], pad[2], dilation[2];
 } conv_key;
@@ -152,8 +154,10 @@ static void make_mds(conv_mds *m, const conv_key *k, int64_t for_kind) {
   dnnl_data_type_t src_t = for_kind == CONV_BWD_DATA ? dnnl_f32 : low;
   dnnl_data_type_t wei_t = for_kind == CONV_BWD_WEIGHTS ? dnnl_f32 : low;
   dnnl_data_type_t dst_t = for_kind == CONV_FWD ? dnnl_f32 : low;
-  dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_f32, dnnl_nchw);
-  dnnl_memory_desc_init_by_tag(&m->dst, 4, dst, dnnl_f32, dnnl_nchw);
+  if (k->src_nhwc_bf16) dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_bf16, dnnl_nhwc);
+  else dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_f32, dnnl_nchw);
+  if (k->ddst_nhwc_bf16 && for_kind != CONV_FWD) dnnl_memory_desc_init_by_tag(&m->dst, 4, dst, dnnl_bf16, dnnl_nhwc);
+  else dnnl_memory_desc_init_by_tag(&m->dst, 4, dst, dnnl_f32, dnnl_nchw);
   dnnl_memory_desc_init_by_tag(&m->bias, 1, bias, dnnl_f32, dnnl_a);
   if (grouped) dnnl_memory_desc_init_by_tag(&m->wei, 5, wei_g, dnnl_f32, dnnl_goihw);
   else dnnl_memory_desc_init_by_tag(&m->wei, 4, wei, dnnl_f32, dnnl_oihw);
@@ -220,11 +224,12 @@ static prior_dnnl_plan *build_plan(const char *op, const conv_key *k) {
 }
 
 static prior_status run_f32(const char *op, int kind, const conv_dims *d, const prior_conv2d_params *p, int with_bias,
-                            void *const *ptrs) {
+                            const prior_tensor *x, const prior_tensor *g, void *const *ptrs) {
   conv_key k;
   memset(&k, 0, sizeof k);
   k.kind = kind, k.with_bias = with_bias, k.d = *d;
-  k.bf16 = prior_cpu_autocast_bf16();
+  k.src_nhwc_bf16 = x && x->dtype == PRIOR_BF16, k.ddst_nhwc_bf16 = g && g->dtype == PRIOR_BF16;
+  k.bf16 = k.src_nhwc_bf16 || k.ddst_nhwc_bf16 || prior_cpu_autocast_bf16();
   k.plain = k.bf16 ? 0 : use_plain_formats(d); /* the bf16 (AMX) kernels want blocked formats */
   for (int i = 0; i < 2; i++) k.stride[i] = p->stride[i], k.pad[i] = p->pad[i], k.dilation[i] = p->dilation[i];
   prior_dnnl_plan *plan = prior_dnnl_cache_get(&k, sizeof k);
@@ -246,6 +251,17 @@ static prior_status bad_dtype(const char *op, const prior_tensor *t) {
                          prior_dtype_name((prior_dtype)t->dtype));
 }
 
+/* x or g may come as bf16 only in channels-last order (see kernels_dense.h) */
+static prior_status check_operand(const char *op, const prior_tensor *t) {
+  if (t->dtype != PRIOR_BF16) return PRIOR_OK;
+  const int64_t *s = t->shape;
+  if (t->strides[1] == 1 && t->strides[3] == s[1] && t->strides[2] == s[3] * s[1] && t->strides[0] == s[2] * s[3] * s[1])
+    return PRIOR_OK;
+  return prior_error_set(PRIOR_ERR_ARGUMENT, "%s: a bf16 operand must be channels-last, got strides (%lld, %lld, %lld, %lld)",
+                         op, (long long)t->strides[0], (long long)t->strides[1], (long long)t->strides[2],
+                         (long long)t->strides[3]);
+}
+
 static prior_status cpu_conv2d_forward(prior_tensor *out, const prior_tensor *x, const prior_tensor *w,
                                        const prior_tensor *bias, const prior_conv2d_params *p) {
   conv_dims d = dims_of(x, w, out, p->groups);
@@ -256,9 +272,10 @@ static prior_status cpu_conv2d_forward(prior_tensor *out, const prior_tensor *x,
     return PRIOR_OK;
   }
   if (out->dtype != PRIOR_F32) return bad_dtype("conv2d", out);
+  PRIOR_TRY(check_operand("conv2d", x));
   void *ptrs[4] = {prior_tensor_data(x), prior_tensor_data(w), prior_tensor_data(out),
                    bias ? prior_tensor_data(bias) : NULL};
-  return run_f32("conv2d", CONV_FWD, &d, p, bias != NULL, ptrs);
+  return run_f32("conv2d", CONV_FWD, &d, p, bias != NULL, x, NULL, ptrs);
 }
 
 static prior_status cpu_conv2d_backward_data(prior_tensor *gx, const prior_tensor *g, const prior_tensor *w,
@@ -271,8 +288,9 @@ static prior_status cpu_conv2d_backward_data(prior_tensor *gx, const prior_tenso
     return PRIOR_OK;
   }
   if (gx->dtype != PRIOR_F32) return bad_dtype("conv2d backward", gx);
+  PRIOR_TRY(check_operand("conv2d backward", g));
   void *ptrs[3] = {prior_tensor_data(g), prior_tensor_data(w), prior_tensor_data(gx)};
-  return run_f32("conv2d backward", CONV_BWD_DATA, &d, p, 0, ptrs);
+  return run_f32("conv2d backward", CONV_BWD_DATA, &d, p, 0, NULL, g, ptrs);
 }
 
 static prior_status cpu_conv2d_backward_weights(prior_tensor *gw, prior_tensor *gb, const prior_tensor *x,
@@ -288,9 +306,11 @@ static prior_status cpu_conv2d_backward_weights(prior_tensor *gw, prior_tensor *
     return PRIOR_OK;
   }
   if (gw->dtype != PRIOR_F32) return bad_dtype("conv2d backward", gw);
+  PRIOR_TRY(check_operand("conv2d backward", x));
+  PRIOR_TRY(check_operand("conv2d backward", g));
   void *ptrs[4] = {prior_tensor_data(x), prior_tensor_data(g), prior_tensor_data(gw),
                    gb ? prior_tensor_data(gb) : NULL};
-  return run_f32("conv2d backward", CONV_BWD_WEIGHTS, &d, p, gb != NULL, ptrs);
+  return run_f32("conv2d backward", CONV_BWD_WEIGHTS, &d, p, gb != NULL, x, g, ptrs);
 }
 
 __attribute__((constructor)) static void register_conv_kernels(void) {
