@@ -81,5 +81,9 @@ typedef prior_status (*prior_scatter_add_kernel)(prior_tensor *acc, int dim, con
  * even where the bit is clear (so an Inf or NaN input stays NaN, as a multiplication by a 0/scale mask). */
 typedef prior_status (*prior_dropout_apply_kernel)(prior_tensor *out, const prior_tensor *in, const prior_tensor *bits,
                                                    double scale);
+/* "relu_bits": out = in > 0 ? in : 0 and bits (a u8 tensor of (n + 7) / 8 bytes) the mask in > 0.
+ * "select_bits": out = in where the bit is set, else 0 (ReLU's backward from those bits). */
+typedef prior_status (*prior_relu_bits_kernel)(prior_tensor *out, prior_tensor *bits, const prior_tensor *in);
+typedef prior_status (*prior_select_bits_kernel)(prior_tensor *out, const prior_tensor *in, const prior_tensor *bits);
 
 #endif

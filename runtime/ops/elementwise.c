@@ -1,6 +1,7 @@
 /* Elementwise ops: forward through the backend's unary/binary/where kernels, backward by composing ops. */
 #include <math.h>
 
+#include "backend/kernels_nn.h"
 #include "ops/op_util.h"
 #include "prior/ops_elementwise.h"
 
@@ -224,7 +225,47 @@ prior_tensor *prior_rsqrt(prior_tensor *x) { return unary("rsqrt", x, PRIOR_UNAR
 prior_tensor *prior_abs(prior_tensor *x) { return unary("abs", x, PRIOR_UNARY_ABS, 0, 0, SAVE_X); }
 prior_tensor *prior_sigmoid(prior_tensor *x) { return unary("sigmoid", x, PRIOR_UNARY_SIGMOID, 0, 0, SAVE_Y); }
 prior_tensor *prior_tanh(prior_tensor *x) { return unary("tanh", x, PRIOR_UNARY_TANH, 0, 0, SAVE_Y); }
-prior_tensor *prior_relu(prior_tensor *x) { return unary("relu", x, PRIOR_UNARY_RELU, 0, 0, SAVE_X); }
+
+/* ReLU on the CPU keeps the mask x > 0 packed, one bit per element, for backward instead of x: every ReLU input
+ * (a batch norm's or a residual sum's output) is then freed after the forward, and backward reads 1/32 of the
+ * bytes. Values as the unary kernel and relu_backward give. Elsewhere, and without a graph, the unary op. */
+static prior_status relu_bits_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
+  prior_select_bits_kernel k = (prior_select_bits_kernel)prior_op_kernel("relu backward", "select_bits", g);
+  prior_tensor *gc = k ? prior_tensor_contiguous_raw(g) : NULL;
+  gi[0] = gc ? prior_tensor_empty(g->ndim, g->shape, (prior_dtype)g->dtype, g->device) : NULL;
+  prior_status s = gi[0] ? k(gi[0], gc, node->saved[0]) : prior_error_code();
+  prior_tensor_free(gc);
+  return s;
+}
+
+static prior_tensor *relu_bits(prior_tensor *x) {
+  prior_relu_bits_kernel k = (prior_relu_bits_kernel)prior_op_kernel("relu", "relu_bits", x);
+  int64_t nbytes = (prior_tensor_numel(x) + 7) / 8;
+  prior_tensor *xc = k ? prior_tensor_contiguous_raw(x) : NULL;
+  prior_tensor *bits = xc ? prior_tensor_empty(1, &nbytes, PRIOR_U8, x->device) : NULL;
+  prior_tensor *y = bits ? prior_tensor_empty(x->ndim, x->shape, (prior_dtype)x->dtype, x->device) : NULL;
+  if (y && k(y, bits, xc) != PRIOR_OK) {
+    prior_tensor_free(y);
+    y = NULL;
+  }
+  prior_node *node = y ? prior_node_new("relu", relu_bits_backward, 1, &x) : NULL;
+  if (node && prior_node_save(node, bits) == 0) {
+    prior_node_attach(node, y);
+  } else if (y) {
+    prior_node_release(node);
+    prior_tensor_free(y);
+    y = NULL;
+  }
+  prior_free_all(2, xc, bits);
+  return y;
+}
+
+prior_tensor *prior_relu(prior_tensor *x) {
+  if (x && x->device.type == PRIOR_DEVICE_CPU && (x->dtype == PRIOR_F32 || x->dtype == PRIOR_F64) &&
+      prior_autograd_needed(1, &x) && prior_backend_supports(PRIOR_DEVICE_CPU, "relu_bits"))
+    return relu_bits(x);
+  return unary("relu", x, PRIOR_UNARY_RELU, 0, 0, SAVE_X);
+}
 prior_tensor *prior_gelu(prior_tensor *x) { return unary("gelu", x, PRIOR_UNARY_GELU, 0, 0, SAVE_X); }
 prior_tensor *prior_square(prior_tensor *x) { return unary("square", x, PRIOR_UNARY_SQUARE, 0, 0, SAVE_X); }
 prior_tensor *prior_sign(prior_tensor *x) { return unary("sign", x, PRIOR_UNARY_SIGN, 0, 0, 0); }

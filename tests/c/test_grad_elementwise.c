@@ -1,5 +1,9 @@
 /* Gradient checks (f64 central differences) for every elementwise op, with broadcasting and
  * non-contiguous inputs; plus forward values against naive formulas. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "grad_util.h"
 
 typedef prior_tensor *(*binary_fn)(prior_tensor *, prior_tensor *);
@@ -214,6 +218,48 @@ static void check_leaf_ready_callback(void) {
   prior_free_all(11, a, b, c, ab, aa, ea, s1, s2, cm, s3, loss);
 }
 
+/* ReLU with a graph keeps a packed mask: its values and gradient must be those of the unary kernel and of
+ * relu_backward (exactly 0 where x <= 0, even for a NaN or negative gradient; x = -0 and 0 not kept), for sizes
+ * that end mid-byte and one above the parallel threshold, and a transposed input. */
+static void check_relu_packed_mask(void) {
+  const int64_t shapes[3][2] = {{3, 7}, {301, 677}, {13, 9}};
+  for (int c = 0; c < 3; c++) {
+    for (int dt = 0; dt < 2; dt++) {
+      prior_dtype dtype = dt ? PRIOR_F64 : PRIOR_F32;
+      prior_tensor *base = prior_tensor_empty(2, shapes[c], dtype, prior_cpu());
+      CHECK_OK(prior_tensor_uniform_(base, -1, 1));
+      prior_tensor *x = c == 2 ? prior_transpose(base, 0, 1) : prior_tensor_retain(base);
+      int64_t n = prior_tensor_numel(x);
+      double *xv = malloc(sizeof(double) * (size_t)n), *gv = malloc(sizeof(double) * (size_t)n);
+      double *yv = malloc(sizeof(double) * (size_t)n), *dv = malloc(sizeof(double) * (size_t)n);
+      prior_tensor *leaf = prior_tensor_empty(x->ndim, x->shape, dtype, prior_cpu());
+      CHECK_OK(prior_tensor_copy_(leaf, x));
+      if (dt == 0) { /* exact zeros of both signs */
+        ((float *)prior_tensor_data(leaf))[0] = 0.0f, ((float *)prior_tensor_data(leaf))[1] = -0.0f;
+      }
+      prior_tensor_set_requires_grad(leaf, 1);
+      prior_tensor *y = prior_relu(leaf);
+      prior_tensor *g = prior_tensor_empty(x->ndim, x->shape, dtype, prior_cpu());
+      CHECK_OK(prior_tensor_uniform_(g, -1, 1));
+      if (dt == 0) ((float *)prior_tensor_data(g))[2] = NAN;
+      CHECK_OK(prior_backward(y, g, 0));
+      prior_tensor_to_f64_array(leaf, xv);
+      prior_tensor_to_f64_array(g, gv);
+      prior_tensor_to_f64_array(y, yv);
+      prior_tensor_to_f64_array(leaf->grad, dv);
+      int ok = 1;
+      for (int64_t i = 0; i < n; i++) {
+        double want_y = xv[i] > 0 ? xv[i] : 0.0, want_d = xv[i] > 0 ? gv[i] : 0.0;
+        ok &= memcmp(&want_y, &yv[i], 8) == 0;
+        ok &= memcmp(&want_d, &dv[i], 8) == 0 || (isnan(want_d) && isnan(dv[i]));
+      }
+      CHECK_MSG(ok, "packed relu: case %d dtype %d", c, dt);
+      free(xv), free(gv), free(yv), free(dv);
+      prior_free_all(5, base, x, leaf, y, g);
+    }
+  }
+}
+
 int main(void) {
   prior_rng_seed(1);
   check_leaf_ready_callback();
@@ -234,6 +280,7 @@ int main(void) {
   check_unary("tanh", prior_tanh, -2, 2);
   check_unary("relu", prior_relu, 0.1, 1);
   check_unary("relu-negative", prior_relu, -1, -0.1);
+  check_relu_packed_mask();
   check_unary("gelu", prior_gelu, -3, 3);
   check_unary("square", prior_square, -1, 1);
   int64_t s[2] = {3, 4};
