@@ -17,6 +17,15 @@ typedef prior_status (*prior_softmax_kernel)(prior_tensor *y, const prior_tensor
 typedef prior_status (*prior_softmax_backward_kernel)(prior_tensor *dx, const prior_tensor *g, const prior_tensor *y,
                                                       int64_t outer, int64_t n, int64_t inner, int log);
 
+/* "scaled_masked_softmax": y = softmax over the last dim of x * scale + mask, for x [B, H, Q, K] (attention
+ * scores); mask NULL or of x's shape with any strides (0 where broadcast), not necessarily contiguous.
+ * "scaled_softmax_backward": dx = scale * the softmax backward of g through y (any shape, softmax over the last
+ * dim). The values are those of the composite x * scale, + mask, softmax, and their backward. */
+typedef prior_status (*prior_scaled_masked_softmax_kernel)(prior_tensor *y, const prior_tensor *x, double scale,
+                                                           const prior_tensor *mask);
+typedef prior_status (*prior_scaled_softmax_backward_kernel)(prior_tensor *dx, const prior_tensor *g,
+                                                             const prior_tensor *y, double scale);
+
 /* "layer_norm" / "layer_norm_backward": x viewed as [rows, d]; weight/bias [d] or NULL. mean and rstd [rows]
  * (x's dtype) are written by the forward and read by the backward. dweight/dbias may be NULL (not wanted). */
 typedef prior_status (*prior_layer_norm_kernel)(prior_tensor *y, prior_tensor *mean, prior_tensor *rstd,

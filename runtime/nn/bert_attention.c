@@ -59,13 +59,8 @@ prior_tensor *prior_bert_attention_forward(const prior_bert_attention *a, prior_
   prior_tensor *vh = kh ? to_heads(v, a->heads) : NULL;
   prior_tensor *kt = vh ? prior_transpose(kh, 2, 3) : NULL;
   prior_tensor *raw = kt ? prior_matmul(qh, kt) : NULL; /* [N, h, Lq, Lk] */
-  prior_tensor *scores = raw ? prior_mul_scalar(raw, 1.0 / sqrt((double)(a->hidden / a->heads))) : NULL;
-  if (scores && additive_mask) {
-    prior_tensor *masked = prior_add(scores, additive_mask);
-    prior_tensor_free(scores);
-    scores = masked;
-  }
-  prior_tensor *probs = scores ? prior_softmax(scores, -1) : NULL;
+  double scale = 1.0 / sqrt((double)(a->hidden / a->heads));
+  prior_tensor *probs = raw ? prior_scaled_masked_softmax(raw, scale, additive_mask) : NULL; /* one pass each way */
   prior_tensor *dropped = probs ? prior_dropout(probs, a->dropout, training) : NULL;
   prior_tensor *ctx = dropped ? prior_matmul(dropped, vh) : NULL; /* [N, h, Lq, d] */
   prior_tensor *ctx_t = ctx ? prior_transpose(ctx, 1, 2) : NULL;
@@ -75,7 +70,7 @@ prior_tensor *prior_bert_attention_forward(const prior_bert_attention *a, prior_
   prior_tensor *proj_d = proj ? prior_dropout(proj, a->dropout, training) : NULL;
   prior_tensor *residual = proj_d ? prior_add(proj_d, hidden) : NULL;
   prior_tensor *out = residual ? prior_layer_norm_layer_forward(&a->out_norm, residual) : NULL;
-  prior_free_all(16, q, k, v, qh, kh, vh, kt, raw, scores, probs, dropped, ctx, ctx_t, merged, proj, proj_d);
+  prior_free_all(15, q, k, v, qh, kh, vh, kt, raw, probs, dropped, ctx, ctx_t, merged, proj, proj_d);
   prior_tensor_free(residual);
   return out;
 }

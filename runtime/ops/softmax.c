@@ -3,7 +3,9 @@
 #include "backend/kernels_nn.h"
 #include "ops/op_util.h"
 #include "prior/ops_nn.h"
+#include "prior/ops_elementwise.h"
 #include "prior/ops_reduce.h"
+#include "prior/ops_shape.h"
 
 static void split_dims(const prior_tensor *x, int dim, int64_t *outer, int64_t *n, int64_t *inner) {
   *outer = *inner = 1;
@@ -64,3 +66,66 @@ static prior_tensor *softmax_op(const char *name, prior_tensor *x, int64_t dim, 
 
 prior_tensor *prior_softmax(prior_tensor *x, int64_t dim) { return softmax_op("softmax", x, dim, 0); }
 prior_tensor *prior_log_softmax(prior_tensor *x, int64_t dim) { return softmax_op("log_softmax", x, dim, 1); }
+
+/* ---- softmax(x * scale + mask) over the last dim: attention scores -------------------------------------- */
+
+static prior_status scaled_softmax_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
+  prior_tensor *y = node->saved[0];
+  const char *name = "scaled_masked_softmax backward";
+  prior_scaled_softmax_backward_kernel k =
+      (prior_scaled_softmax_backward_kernel)prior_op_kernel(name, "scaled_softmax_backward", y);
+  prior_tensor *gc = k ? prior_tensor_contiguous_raw(g) : NULL;
+  prior_tensor *dx = gc ? prior_tensor_empty(y->ndim, y->shape, (prior_dtype)y->dtype, y->device) : NULL;
+  prior_status s = dx ? k(dx, gc, y, node->scalars[0]) : prior_error_code();
+  prior_tensor_free(gc);
+  if (s != PRIOR_OK) return prior_tensor_free(dx), s;
+  gi[0] = dx;
+  return PRIOR_OK;
+}
+
+/* The three ops one by one: what devices without the fused kernel, other ranks and a mask that needs a
+ * gradient get. */
+static prior_tensor *scaled_masked_softmax_composite(prior_tensor *x, double scale, prior_tensor *mask) {
+  prior_tensor *scores = prior_mul_scalar(x, scale);
+  if (scores && mask) {
+    prior_tensor *masked = prior_add(scores, mask);
+    prior_tensor_free(scores);
+    scores = masked;
+  }
+  prior_tensor *y = scores ? prior_softmax(scores, -1) : NULL;
+  prior_tensor_free(scores);
+  return y;
+}
+
+prior_tensor *prior_scaled_masked_softmax(prior_tensor *x, double scale, prior_tensor *mask) {
+  const char *name = "scaled_masked_softmax";
+  if (prior_check_floating(name, "scores", x)) return NULL;
+  if (mask && (prior_check_same_dtype(name, x, mask) || prior_check_same_device(name, x, mask))) return NULL;
+  int fused = x->ndim == 4 && x->shape[3] > 0 && (!mask || !mask->requires_grad) &&
+              prior_backend_supports(x->device.type, "scaled_masked_softmax");
+  if (!fused) return scaled_masked_softmax_composite(x, scale, mask);
+  prior_scaled_masked_softmax_kernel k =
+      (prior_scaled_masked_softmax_kernel)prior_op_kernel(name, "scaled_masked_softmax", x);
+  prior_tensor *mx = mask ? prior_expand(mask, 4, x->shape) : NULL; /* broadcast dims get stride 0 */
+  if (mask && !mx) return NULL;
+  prior_tensor *xc = prior_tensor_contiguous_raw(x);
+  prior_tensor *y = xc ? prior_tensor_empty(4, x->shape, (prior_dtype)x->dtype, x->device) : NULL;
+  prior_status s = y ? k(y, xc, scale, mx) : prior_error_code();
+  prior_free_all(2, xc, mx);
+  if (s != PRIOR_OK) {
+    prior_error_context("%s", name);
+    prior_tensor_free(y);
+    return NULL;
+  }
+  if (prior_autograd_needed(1, &x)) {
+    prior_node *node = prior_node_new(name, scaled_softmax_backward, 1, &x);
+    if (!node || prior_node_save(node, y) < 0) {
+      prior_node_release(node);
+      prior_tensor_free(y);
+      return NULL;
+    }
+    node->scalars[0] = scale;
+    prior_node_attach(node, y);
+  }
+  return y;
+}

@@ -46,6 +46,77 @@ static void naive_softmax(const double *x, double *y, int dim, int lg) {
   }
 }
 
+/* softmax(x * scale + mask): gradient check in f64 (mask [B, 1, 1, K] and [B, 1, Q, K], none), and in f32 the
+ * same bits as mul_scalar, add and softmax one by one, forward and backward, including a size above the
+ * parallel threshold and a transposed input. */
+typedef struct scaled_case {
+  prior_tensor *mask;
+  double scale;
+} scaled_case;
+
+static prior_tensor *apply_scaled(prior_tensor *const *in, void *ctx) {
+  const scaled_case *c = ctx;
+  return prior_scaled_masked_softmax(in[0], c->scale, c->mask);
+}
+
+static void check_scaled_masked_softmax(void) {
+  const int64_t shapes[3][4] = {{2, 3, 5, 7}, {2, 12, 40, 64}, {2, 2, 6, 9}};
+  for (int c = 0; c < 3; c++) {
+    const int64_t *sh = shapes[c];
+    int64_t key_mask[4] = {sh[0], 1, 1, sh[3]}, full_mask[4] = {sh[0], 1, sh[2], sh[3]};
+    for (int mk = 0; mk < 3; mk++) {
+      for (int dt = 0; dt < 2; dt++) {
+        prior_dtype dtype = dt ? PRIOR_F64 : PRIOR_F32;
+        prior_tensor *mask = NULL;
+        if (mk) {
+          mask = prior_tensor_empty(4, mk == 1 ? key_mask : full_mask, dtype, prior_cpu());
+          CHECK_OK(prior_tensor_uniform_(mask, -3, 0));
+        }
+        scaled_case sc = {mask, 0.3}; /* not a power of two: the product rounds */
+        if (dt && c == 0) {
+          prior_tensor *x = leaf_uniform(4, sh, -3, 3);
+          GRADCHECK("scaled_masked_softmax", apply_scaled, &sc, 1, &x);
+          prior_tensor_free(x);
+        }
+        /* the fused op against the ops one by one, bit for bit */
+        int64_t tsh[4] = {sh[0], sh[1], sh[3], sh[2]};
+        prior_tensor *base = prior_tensor_empty(4, c == 2 ? tsh : sh, dtype, prior_cpu());
+        CHECK_OK(prior_tensor_uniform_(base, -4, 4));
+        prior_tensor *xv = c == 2 ? prior_transpose(base, 2, 3) : prior_tensor_retain(base);
+        prior_tensor *g = prior_tensor_empty(4, sh, dtype, prior_cpu());
+        CHECK_OK(prior_tensor_uniform_(g, -1, 1));
+        prior_tensor *grads[2] = {0}, *outs[2] = {0};
+        for (int way = 0; way < 2; way++) {
+          prior_tensor *x = prior_tensor_empty(4, sh, dtype, prior_cpu());
+          CHECK_OK(prior_tensor_copy_(x, xv));
+          prior_tensor_set_requires_grad(x, 1);
+          prior_tensor *in = prior_tensor_retain(x);
+          if (way == 0) {
+            outs[0] = prior_scaled_masked_softmax(in, sc.scale, mask);
+          } else {
+            prior_tensor *s1 = prior_mul_scalar(in, sc.scale), *s2 = mask ? prior_add(s1, mask) : prior_tensor_retain(s1);
+            outs[1] = prior_softmax(s2, -1);
+            prior_free_all(2, s1, s2);
+          }
+          CHECK_OK(prior_backward(outs[way], g, 0));
+          grads[way] = prior_tensor_retain(x->grad);
+          prior_free_all(2, x, in);
+        }
+        CHECK_MSG(max_diff_t(outs[0], outs[1]) == 0 && max_diff_t(grads[0], grads[1]) == 0,
+                  "scaled_masked_softmax vs the ops one by one: case %d mask %d dtype %d", c, mk, dt);
+        prior_free_all(8, mask, base, xv, g, outs[0], outs[1], grads[0], grads[1]);
+      }
+    }
+  }
+  prior_tensor *x = prior_tensor_zeros(2, (int64_t[]){3, 4}, PRIOR_F32, prior_cpu());
+  prior_tensor *bad = prior_tensor_zeros(2, (int64_t[]){3, 5}, PRIOR_F32, prior_cpu());
+  prior_tensor *x4 = prior_tensor_zeros(4, (int64_t[]){1, 1, 3, 4}, PRIOR_F32, prior_cpu());
+  CHECK_ERR(prior_scaled_masked_softmax(x4, 1.0, bad), PRIOR_ERR_SHAPE, "");
+  prior_tensor *y2 = prior_scaled_masked_softmax(x, 1.0, NULL); /* not 4-D: the ops one by one */
+  CHECK(y2 != NULL);
+  prior_free_all(4, x, bad, x4, y2);
+}
+
 static void check_softmax(void) {
   int64_t shape[3] = {3, 4, 5};
   prior_tensor *x = leaf_uniform(3, shape, -3, 3), *xs = leaf_uniform_strided(3, shape, -3, 3);
@@ -340,6 +411,7 @@ static void check_similarity(void) {
 int main(void) {
   prior_rng_seed(11);
   check_softmax();
+  check_scaled_masked_softmax();
   check_dropout();
   check_dropout_packed_mask();
   check_embedding();

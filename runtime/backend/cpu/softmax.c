@@ -61,37 +61,37 @@
 DEFINE_SOFTMAX(float, f32, expf, logf)
 DEFINE_SOFTMAX(double, f64, exp, log)
 
-/* f32 over contiguous rows (inner == 1), the attention case: vectorised max, exp and sums. */
+/* f32 over contiguous rows (inner == 1), the attention case: vectorised max, exp and sums. One row; y may be x. */
+static inline void softmax_row_f32(float *yr, const float *xr, int64_t n, int use_log) {
+  float m = vec_max_f32(xr, n);
+  if (isinf(m) && m < 0) m = 0;
+  if (use_log) {
+    float lse = m + logf((float)vec_exp_sum_f32(xr, m, NULL, n));
+    for (int64_t k = 0; k < n; k++) yr[k] = xr[k] - lse;
+  } else {
+    float inv = (float)(1.0 / vec_exp_sum_f32(xr, m, yr, n));
+    for (int64_t k = 0; k < n; k++) yr[k] *= inv;
+  }
+}
+
+static inline void softmax_backward_row_f32(float *dr, const float *gr, const float *yr, int64_t n, int use_log) {
+  if (use_log) {
+    float s = (float)vec_sum_f32(gr, n);
+    for (int64_t k = 0; k < n; k++) dr[k] = gr[k] - vexpf(yr[k]) * s;
+  } else {
+    float s = (float)vec_dot_f32(gr, yr, n);
+    for (int64_t k = 0; k < n; k++) dr[k] = yr[k] * (gr[k] - s);
+  }
+}
+
 static void softmax_rows_f32(float *y, const float *x, int64_t rows, int64_t n, int use_log) {
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * n;
-    float *yr = y + r * n;
-    float m = vec_max_f32(xr, n);
-    if (isinf(m) && m < 0) m = 0;
-    if (use_log) {
-      float lse = m + logf((float)vec_exp_sum_f32(xr, m, NULL, n));
-      for (int64_t k = 0; k < n; k++) yr[k] = xr[k] - lse;
-    } else {
-      float inv = (float)(1.0 / vec_exp_sum_f32(xr, m, yr, n));
-      for (int64_t k = 0; k < n; k++) yr[k] *= inv;
-    }
-  }
+  for (int64_t r = 0; r < rows; r++) softmax_row_f32(y + r * n, x + r * n, n, use_log);
 }
 
 static void softmax_backward_rows_f32(float *dx, const float *g, const float *y, int64_t rows, int64_t n, int use_log) {
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
-  for (int64_t r = 0; r < rows; r++) {
-    const float *gr = g + r * n, *yr = y + r * n;
-    float *dr = dx + r * n;
-    if (use_log) {
-      float s = (float)vec_sum_f32(gr, n);
-      for (int64_t k = 0; k < n; k++) dr[k] = gr[k] - vexpf(yr[k]) * s;
-    } else {
-      float s = (float)vec_dot_f32(gr, yr, n);
-      for (int64_t k = 0; k < n; k++) dr[k] = yr[k] * (gr[k] - s);
-    }
-  }
+  for (int64_t r = 0; r < rows; r++) softmax_backward_row_f32(dx + r * n, g + r * n, y + r * n, n, use_log);
 }
 
 static prior_status cpu_softmax(prior_tensor *y, const prior_tensor *x, int64_t outer, int64_t n, int64_t inner,
@@ -120,7 +120,98 @@ static prior_status cpu_softmax_backward(prior_tensor *dx, const prior_tensor *g
   return PRIOR_OK;
 }
 
+/* ---- softmax(x * scale + mask) over the last dim (attention scores) ------------------------------------- */
+
+/* The scores of one row as the composite ops compute them: x * scale + 0 (the affine kernel's expression, so the
+ * same rounding), then + mask. p1 is 0 at run time, which keeps the compiler from fusing the mask into the
+ * multiply. */
+#define SCORES_ROW(T)                                                                    \
+  do {                                                                                   \
+    if (mr) {                                                                            \
+      for (int64_t k = 0; k < n; k++) {                                                  \
+        T a = xr[k] * p0 + p1;                                                           \
+        yr[k] = a + mr[k * ms[3]];                                                       \
+      }                                                                                  \
+    } else {                                                                             \
+      for (int64_t k = 0; k < n; k++) yr[k] = xr[k] * p0 + p1;                           \
+    }                                                                                    \
+  } while (0)
+
+static inline void softmax_row_f64(double *yr, int64_t n) {
+  double m = -INFINITY, sum = 0;
+  for (int64_t k = 0; k < n; k++) m = yr[k] > m ? yr[k] : m;
+  if (isinf(m) && m < 0) m = 0;
+  for (int64_t k = 0; k < n; k++) sum += (yr[k] = exp(yr[k] - m));
+  double inv = 1.0 / sum;
+  for (int64_t k = 0; k < n; k++) yr[k] *= inv;
+}
+
+#define SCALED_SOFTMAX(T, ROW)                                                           \
+  do {                                                                                   \
+    const T *x = prior_tensor_data(xt);                                                  \
+    T *y = prior_tensor_data(yt);                                                        \
+    const T *mask = mt ? prior_tensor_data(mt) : NULL;                                   \
+    const T p0 = (T)scale, p1 = (T)zero;                                                 \
+    _Pragma("omp parallel for schedule(static) if (rows * n > 32768)")                   \
+    for (int64_t r = 0; r < rows; r++) {                                                 \
+      const T *xr = x + r * n;                                                           \
+      T *yr = y + r * n;                                                                 \
+      int64_t q = r % d[2], h = r / d[2] % d[1], b = r / (d[2] * d[1]);                  \
+      const T *mr = mask ? mask + b * ms[0] + h * ms[1] + q * ms[2] : NULL;              \
+      SCORES_ROW(T);                                                                     \
+      ROW;                                                                               \
+    }                                                                                    \
+  } while (0)
+
+static prior_status cpu_scaled_masked_softmax(prior_tensor *yt, const prior_tensor *xt, double scale,
+                                              const prior_tensor *mt) {
+  const int64_t *d = xt->shape, *ms = mt ? mt->strides : NULL;
+  int64_t n = d[3], rows = d[0] * d[1] * d[2];
+  volatile double zero = 0.0; /* the affine kernel's "+ 0", kept as an addition */
+  if (xt->dtype == PRIOR_F32) SCALED_SOFTMAX(float, softmax_row_f32(yr, yr, n, 0));
+  else if (xt->dtype == PRIOR_F64) SCALED_SOFTMAX(double, softmax_row_f64(yr, n));
+  else return prior_error_set(PRIOR_ERR_DTYPE, "scaled_masked_softmax: no CPU kernel for %s", prior_dtype_name(xt->dtype));
+  return PRIOR_OK;
+}
+
+/* dx = softmax backward, then * scale + 0 (the affine backward's expression) */
+#define SCALED_SOFTMAX_BACKWARD(T, ROW)                                                  \
+  do {                                                                                   \
+    const T *g = prior_tensor_data(gt), *y = prior_tensor_data(yt);                      \
+    T *dx = prior_tensor_data(dxt);                                                      \
+    const T p0 = (T)scale, p1 = (T)zero;                                                 \
+    _Pragma("omp parallel for schedule(static) if (rows * n > 32768)")                   \
+    for (int64_t r = 0; r < rows; r++) {                                                 \
+      T *dr = dx + r * n;                                                                \
+      ROW;                                                                               \
+      for (int64_t k = 0; k < n; k++) dr[k] = dr[k] * p0 + p1;                           \
+    }                                                                                    \
+  } while (0)
+
+static inline void softmax_backward_row_f64(double *dr, const double *gr, const double *yr, int64_t n) {
+  double dot = 0;
+  for (int64_t k = 0; k < n; k++) dot += gr[k] * yr[k];
+  for (int64_t k = 0; k < n; k++) dr[k] = yr[k] * (gr[k] - dot);
+}
+
+static prior_status cpu_scaled_softmax_backward(prior_tensor *dxt, const prior_tensor *gt, const prior_tensor *yt,
+                                                double scale) {
+  int64_t n = yt->shape[yt->ndim - 1], rows = prior_tensor_numel(yt) / (n ? n : 1);
+  volatile double zero = 0.0;
+  if (yt->dtype == PRIOR_F32)
+    SCALED_SOFTMAX_BACKWARD(float, softmax_backward_row_f32(dr, g + r * n, y + r * n, n, 0));
+  else if (yt->dtype == PRIOR_F64)
+    SCALED_SOFTMAX_BACKWARD(double, softmax_backward_row_f64(dr, g + r * n, y + r * n, n));
+  else
+    return prior_error_set(PRIOR_ERR_DTYPE, "scaled_masked_softmax backward: no CPU kernel for %s",
+                           prior_dtype_name(yt->dtype));
+  return PRIOR_OK;
+}
+
 __attribute__((constructor)) static void register_cpu_softmax(void) {
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "scaled_masked_softmax", (prior_kernel_fn)cpu_scaled_masked_softmax);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "scaled_softmax_backward",
+                                (prior_kernel_fn)cpu_scaled_softmax_backward);
   prior_backend_register_kernel(PRIOR_DEVICE_CPU, "softmax", (prior_kernel_fn)cpu_softmax);
   prior_backend_register_kernel(PRIOR_DEVICE_CPU, "softmax_backward", (prior_kernel_fn)cpu_softmax_backward);
 }

@@ -6,6 +6,10 @@
 
 prior_tensor *prior_softmax(prior_tensor *x, int64_t dim);
 prior_tensor *prior_log_softmax(prior_tensor *x, int64_t dim);
+/* softmax(x * scale + mask, -1) for attention scores x [B, H, Q, K], mask broadcastable to x (or NULL): the
+ * values of the three ops in a row, in one pass each way where the device has the fused kernel. The mask gets
+ * no gradient unless it requires one (then the ops run one by one). */
+prior_tensor *prior_scaled_masked_softmax(prior_tensor *x, double scale, prior_tensor *mask);
 /* Zeroes elements with probability p and scales the rest by 1/(1-p); identity when !training or p == 0.
  * The mask comes from the global Philox stream. */
 prior_tensor *prior_dropout(prior_tensor *x, double p, int training);
