@@ -1,5 +1,5 @@
 /* Microbenchmark of the fused nn kernels on f32: softmax over [8*12, 256, 256] (attention scores), layer
- * norm over [8, 256, 768] and cross entropy over [4096, 1000], forward and forward+backward. Prints the
+ * norm over [8, 256, 768], GELU over [4, 256, 3072] (BERT's feed-forward at batch 4) and cross entropy over [4096, 1000], forward and forward+backward. Prints the
  * median of several runs in milliseconds. Usage: bench_nn_ops [repeats] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +30,7 @@ static prior_tensor *layer_norm_768(prior_tensor *x, void *ctx) {
   prior_tensor **wb = ctx;
   return prior_layer_norm(x, 1, wb[0], wb[1], 1e-12);
 }
+static prior_tensor *gelu(prior_tensor *x, void *ctx) { return prior_gelu(x); }
 static prior_tensor *cross_entropy_mean(prior_tensor *x, void *ctx) {
   return prior_cross_entropy(x, ctx, PRIOR_REDUCTION_MEAN, -100, 0.1);
 }
@@ -72,6 +73,9 @@ int main(int argc, char **argv) {
   prior_tensor *wb[2] = {prior_tensor_ones(1, &d, PRIOR_F32, prior_cpu()), prior_tensor_zeros(1, &d, PRIOR_F32, prior_cpu())};
   rc |= bench("layer_norm [8, 256, 768] eps 1e-12", layer_norm_768, x, wb, reps);
   prior_free_all(3, x, wb[0], wb[1]);
+  prior_tensor *h = prior_tensor_randn(3, (int64_t[]){4, 256, 3072}, PRIOR_F32, prior_cpu());
+  rc |= bench("gelu [4, 256, 3072]", gelu, h, NULL, reps);
+  prior_tensor_free(h);
   prior_tensor *logits = prior_tensor_randn(2, (int64_t[]){4096, 1000}, PRIOR_F32, prior_cpu());
   int64_t n = 4096;
   prior_tensor *target = prior_tensor_empty(1, &n, PRIOR_I64, prior_cpu());
