@@ -12,6 +12,11 @@
  * same batch dims; a and b may have ANY strides (a broadcast batch dim has stride 0, a transposed operand
  * swapped strides), so backward passes transposed views without copying. */
 typedef prior_status (*prior_matmul_kernel)(prior_tensor *out, const prior_tensor *a, const prior_tensor *b);
+/* "matmul_bias" (CPU, bf16 operands only): out[n, m] = a[n, k] x b[k, m] + bias[m] for 2-D bf16 a and b (autocast's
+ * copies) and f32 out and bias, the bias added to each f32 sum as it is written: the same values as "matmul"
+ * followed by a broadcast add, one pass fewer over out. */
+typedef prior_status (*prior_matmul_bias_kernel)(prior_tensor *out, const prior_tensor *a, const prior_tensor *b,
+                                                 const prior_tensor *bias);
 
 typedef struct prior_conv2d_params {
   int64_t stride[2], pad[2], dilation[2]; /* {h, w} */

@@ -32,6 +32,20 @@ static prior_tensor *matmul_raw(const char *op, prior_tensor *a, prior_tensor *b
   return out;
 }
 
+/* a x b + bias in one kernel (autocast's bf16 copies a and b, 2-D; see linear). */
+static prior_tensor *matmul_bias_raw(const char *op, prior_tensor *a, prior_tensor *b, prior_tensor *bias) {
+  prior_matmul_bias_kernel k = (prior_matmul_bias_kernel)prior_op_kernel(op, "matmul_bias", a);
+  if (!k) return NULL;
+  int64_t shape[2] = {a->shape[0], b->shape[1]};
+  prior_tensor *out = prior_tensor_empty(2, shape, PRIOR_F32, a->device);
+  if (out && k(out, a, b, bias) != PRIOR_OK) {
+    prior_error_context("%s", op);
+    prior_tensor_free(out);
+    return NULL;
+  }
+  return out;
+}
+
 /* The transpose of the last two dims as a raw view. */
 static prior_tensor *mT(const prior_tensor *t) {
   int64_t shape[PRIOR_MAX_DIMS], strides[PRIOR_MAX_DIMS];
@@ -98,6 +112,9 @@ static prior_tensor *product(prior_tensor *x, prior_tensor *y, int transposed) {
  * W^T) gets a gradient whose transpose is contiguous, so it reaches the parameter's .grad without a copy. */
 static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
   prior_tensor *a = node->saved[0], *b = node->saved[1];
+  if (node->n_inputs == 3 && node->needs_grad[2]) { /* a fused bias: the column sums of the f32 gradient */
+    if (!(gi[2] = prior_sum_to_shape(g, 1, &node->out_shape[1]))) return prior_error_code();
+  }
   prior_tensor *gl = NULL; /* under autocast, the bf16 copy of g that both products read */
   if (node->needs_grad[0] && node->needs_grad[1] && (a->dtype == PRIOR_BF16 || b->dtype == PRIOR_BF16) &&
       prior_autocast_native(g->device) && g->dtype == PRIOR_F32 && g->device.type == PRIOR_DEVICE_CPU) {
@@ -121,14 +138,17 @@ static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_ten
   return s;
 }
 
-/* [..., n, k] x [..., k, m] with identical batch dims, recording autograd. */
-static prior_tensor *matmul_core(const char *op, prior_tensor *a, prior_tensor *b) {
+/* [..., n, k] x [..., k, m] with identical batch dims, recording autograd. With a bias (2-D products under CPU
+ * autocast only, see fused_bias_ok) the bias is added to each row by the product's kernel and is the node's
+ * third input. */
+static prior_tensor *matmul_core(const char *op, prior_tensor *a, prior_tensor *b, prior_tensor *bias) {
   prior_tensor *al = prior_op_lowers_to_bf16(a) ? bf16_copy(a) : prior_tensor_retain(a);
   prior_tensor *bl = al && prior_op_lowers_to_bf16(b) ? bf16_copy(b) : al ? prior_tensor_retain(b) : NULL;
-  prior_tensor *out = bl ? matmul_raw(op, al, bl) : NULL;
-  prior_tensor *inputs[2] = {a, b};
-  if (out && prior_autograd_needed(2, inputs)) {
-    prior_node *node = prior_node_new(op, matmul_backward, 2, inputs);
+  prior_tensor *out = !bl ? NULL : bias ? matmul_bias_raw(op, al, bl, bias) : matmul_raw(op, al, bl);
+  prior_tensor *inputs[3] = {a, b, bias};
+  int n_inputs = bias ? 3 : 2;
+  if (out && prior_autograd_needed(n_inputs, inputs)) {
+    prior_node *node = prior_node_new(op, matmul_backward, n_inputs, inputs);
     /* each operand is needed only for the other's gradient */
     int ok = node != NULL;
     if (ok) ok = node->needs_grad[1] ? prior_node_save(node, al) == 0 : (node->n_saved = 1, 1);
@@ -189,7 +209,7 @@ prior_tensor *prior_matmul(prior_tensor *a, prior_tensor *b) {
   shape[nb] = b2->shape[b2->ndim - 2], shape[nb + 1] = b2->shape[b2->ndim - 1];
   be = prior_expand(b2, nb + 2, shape);
   if (!ae || !be) goto done;
-  out = matmul_core(op, ae, be);
+  out = matmul_core(op, ae, be, NULL);
   if (out && b->ndim == 1) {
     t = prior_squeeze(out, -1);
     prior_tensor_free(out);
@@ -213,7 +233,14 @@ prior_tensor *prior_bmm(prior_tensor *a, prior_tensor *b) {
     shape_mismatch(op, a, b);
     return NULL;
   }
-  return matmul_core(op, a, b);
+  return matmul_core(op, a, b, NULL);
+}
+
+/* Whether linear's bias can ride in the product's kernel: both operands become bf16 copies (CPU autocast), the
+ * backend has the kernel, and there is a sum to add it to (k > 0). The values are those of the separate add. */
+static int fused_bias_ok(const prior_tensor *x2, const prior_tensor *wt, const prior_tensor *bias) {
+  return prior_op_lowers_to_bf16(x2) && prior_op_lowers_to_bf16(wt) && x2->shape[1] > 0 && bias->ndim == 1 &&
+         prior_tensor_is_contiguous(bias) && prior_backend_supports((prior_device_type)x2->device.type, "matmul_bias");
 }
 
 prior_tensor *prior_linear(prior_tensor *x, prior_tensor *weight, prior_tensor *bias) {
@@ -245,7 +272,12 @@ prior_tensor *prior_linear(prior_tensor *x, prior_tensor *weight, prior_tensor *
       for (int d = 0; d < x->ndim - 1; d++) flat[0] *= x->shape[d];
     }
     x2 = prior_reshape(x, 2, flat);
-    y2 = x2 ? matmul_core(op, x2, wt) : NULL;
+    if (x2 && bias && fused_bias_ok(x2, wt, bias)) {
+      y2 = matmul_core(op, x2, wt, bias);
+      bias = NULL; /* added */
+    } else {
+      y2 = x2 ? matmul_core(op, x2, wt, NULL) : NULL;
+    }
   }
   if (y2 && bias) {
     y3 = prior_add(y2, bias);

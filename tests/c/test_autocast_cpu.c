@@ -137,6 +137,55 @@ static void test_matmul(void) {
   check_case("matmul permuted heads", apply_matmul, &heads, 2, sh, ndh);
 }
 
+/* ---- linear: the bias added by the product's kernel ---- */
+
+static prior_tensor *apply_linear(prior_tensor *const *in, void *ctx) { return prior_linear(in[0], in[1], in[2]); }
+
+/* linear's bias, fused into the bf16 product under autocast, against the separate add it replaces: the output and
+ * all three gradients bit for bit. x [n0, n1, k], weight [m, k]. */
+static void check_linear_bias_fused(int64_t n0, int64_t n1, int64_t k, int64_t m) {
+  int64_t sx[3] = {n0, n1, k}, sw[2] = {m, k}, sy[3] = {n0, n1, m};
+  prior_tensor *in[3] = {prior_tensor_randn(3, sx, PRIOR_F32, prior_cpu()), prior_tensor_randn(2, sw, PRIOR_F32, prior_cpu()),
+                         prior_tensor_randn(1, &m, PRIOR_F32, prior_cpu())};
+  prior_tensor *r = prior_tensor_randn(3, sy, PRIOR_F32, prior_cpu());
+  prior_tensor *y[2], *grads[2][3];
+  CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+  for (int fused = 0; fused < 2; fused++) {
+    for (int i = 0; i < 3; i++) prior_tensor_set_requires_grad(in[i], 1);
+    if (fused) {
+      y[fused] = prior_linear(in[0], in[1], in[2]);
+    } else {
+      prior_tensor *t = prior_linear(in[0], in[1], NULL);
+      y[fused] = prior_add(t, in[2]);
+      prior_tensor_free(t);
+    }
+    CHECK_OK(prior_backward(y[fused], r, 0));
+    for (int i = 0; i < 3; i++) {
+      grads[fused][i] = prior_tensor_clone_raw(in[i]->grad);
+      prior_tensor_zero_grad(in[i]);
+    }
+  }
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  const char *names[3] = {"x", "weight", "bias"};
+  CHECK_MSG(max_rel_diff(y[1], y[0]) == 0, "linear [%lld, %lld, %lld] x [%lld]: fused bias output differs by %.3g",
+            (long long)n0, (long long)n1, (long long)k, (long long)m, max_rel_diff(y[1], y[0]));
+  for (int i = 0; i < 3; i++)
+    CHECK_MSG(max_rel_diff(grads[1][i], grads[0][i]) == 0, "linear [%lld, %lld, %lld] x [%lld]: %s gradient differs by %.3g",
+              (long long)n0, (long long)n1, (long long)k, (long long)m, names[i], max_rel_diff(grads[1][i], grads[0][i]));
+  prior_free_all(10, in[0], in[1], in[2], r, y[0], y[1], grads[0][0], grads[0][1], grads[0][2], grads[1][0]);
+  prior_free_all(2, grads[1][1], grads[1][2]);
+}
+
+static void test_linear_bias(void) {
+  const int64_t s[3][4] = {{3, 37, 70}, {45, 70}, {45}};
+  const int nd[3] = {3, 2, 1};
+  check_case("linear with bias", apply_linear, NULL, 3, s, nd);
+  check_linear_bias_fused(3, 37, 70, 45);
+  check_linear_bias_fused(2, 256, 768, 3072); /* BERT's feed-forward */
+  check_linear_bias_fused(2, 256, 3072, 768);
+  check_linear_bias_fused(1, 1, 5, 1);
+}
+
 /* ---- conv2d ---- */
 
 typedef struct conv_case {
@@ -226,6 +275,7 @@ static void test_switch(void) {
 int main(void) {
   test_switch();
   test_matmul();
+  test_linear_bias();
   test_conv();
   test_channels_last_transposes();
   test_backward_after_switch_off();

@@ -84,6 +84,7 @@ static prior_status matmul_f32(prior_tensor *out, const prior_tensor *a, const p
 /* Everything a cached bf16 matmul plan depends on; zero-filled so padding bytes compare equal. */
 typedef struct bf16_key {
   int64_t ndim, a_bf16, b_bf16; /* whether the operand is already bf16 (autocast's saved copies) */
+  int64_t bias;                 /* an f32 bias [m] added to every row (2-D products only) */
   int64_t out_dims[PRIOR_MAX_DIMS];
   int64_t a_dims[PRIOR_MAX_DIMS], a_strides[PRIOR_MAX_DIMS];
   int64_t b_dims[PRIOR_MAX_DIMS], b_strides[PRIOR_MAX_DIMS];
@@ -127,28 +128,35 @@ static prior_dnnl_plan *bf16_plan(const bf16_key *key) {
   }
   os[nd - 1] = 1;
   for (int d = nd - 2; d >= 0; d--) os[d] = os[d + 1] * od[d + 1];
-  dnnl_memory_desc_t user[3], prim_a, prim_b;
+  dnnl_memory_desc_t user[4], prim_a, prim_b;
   dnnl_memory_desc_init_by_strides(&user[0], nd, ad, key->a_bf16 ? dnnl_bf16 : dnnl_f32, as);
   dnnl_memory_desc_init_by_strides(&user[1], nd, bd, key->b_bf16 ? dnnl_bf16 : dnnl_f32, bs);
   dnnl_memory_desc_init_by_strides(&user[2], nd, od, dnnl_f32, os);
+  if (key->bias) { /* [1, m]: one row broadcast over the product's rows */
+    dnnl_dims_t bias_dims = {1, od[1]}, bias_strides = {od[1], 1};
+    dnnl_memory_desc_init_by_strides(&user[3], 2, bias_dims, dnnl_f32, bias_strides);
+  }
   same_order_md(&prim_a, nd, ad, as);
   same_order_md(&prim_b, nd, bd, bs);
   dnnl_matmul_desc_t md;
   dnnl_primitive_desc_t pd;
-  dnnl_status_t st = dnnl_matmul_desc_init(&md, &prim_a, &prim_b, NULL, &user[2]);
+  dnnl_status_t st = dnnl_matmul_desc_init(&md, &prim_a, &prim_b, key->bias ? &user[3] : NULL, &user[2]);
   if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &md, NULL, prior_dnnl_engine(), NULL);
   if (st != dnnl_success) return prior_dnnl_error("matmul", "bf16 matmul descriptor", st), NULL;
-  static const int ids[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, outs[3] = {0, 0, 1};
-  return prior_dnnl_plan_create("matmul", pd, 3, ids, user, outs);
+  static const int ids[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS}, outs[4] = {0, 0, 1, 0};
+  return prior_dnnl_plan_create("matmul", pd, key->bias ? 4 : 3, ids, user, outs);
 }
 
-static prior_status matmul_bf16(prior_tensor *out, const prior_tensor *a, const prior_tensor *b) {
+/* out = a x b (+ bias, a row vector, when not NULL) with bf16 operands and f32 accumulation. */
+static prior_status matmul_bf16(prior_tensor *out, const prior_tensor *a, const prior_tensor *b,
+                                const prior_tensor *bias) {
   int nd = out->ndim;
   int64_t n = out->shape[nd - 2], m = out->shape[nd - 1], k = a->shape[nd - 1];
   bf16_key key;
   memset(&key, 0, sizeof key);
   key.ndim = nd;
   key.a_bf16 = a->dtype == PRIOR_BF16, key.b_bf16 = b->dtype == PRIOR_BF16;
+  key.bias = bias != NULL;
   for (int d = 0; d < nd; d++) key.out_dims[d] = out->shape[d];
   operand_dims(a, out, n, k, key.a_dims, key.a_strides);
   operand_dims(b, out, k, m, key.b_dims, key.b_strides);
@@ -158,7 +166,8 @@ static prior_status matmul_bf16(prior_tensor *out, const prior_tensor *a, const 
     if (!(plan = bf16_plan(&key))) return prior_error_code();
     plan = prior_dnnl_cache_put(&key, sizeof key, plan, prior_dnnl_plan_destroy, &owned);
   }
-  void *ptrs[3] = {(void *)prior_tensor_data(a), (void *)prior_tensor_data(b), prior_tensor_data(out)};
+  void *ptrs[4] = {(void *)prior_tensor_data(a), (void *)prior_tensor_data(b), prior_tensor_data(out),
+                   bias ? (void *)prior_tensor_data(bias) : NULL};
   prior_status s = prior_dnnl_plan_execute("matmul", plan, ptrs);
   if (owned) prior_dnnl_plan_destroy(plan);
   return s;
@@ -194,7 +203,7 @@ static prior_status cpu_matmul(prior_tensor *out, const prior_tensor *a, const p
   if (a->shape[a->ndim - 1] == 0 || nm == 0) return prior_tensor_fill_(out, 0.0);
   switch (out->dtype) {
     case PRIOR_F32: /* bf16 operands (kept by autocast for backward) take the bf16 path whatever the switch says now */
-      return prior_cpu_autocast_bf16() || a->dtype == PRIOR_BF16 || b->dtype == PRIOR_BF16 ? matmul_bf16(out, a, b)
+      return prior_cpu_autocast_bf16() || a->dtype == PRIOR_BF16 || b->dtype == PRIOR_BF16 ? matmul_bf16(out, a, b, NULL)
                                                                                            : matmul_f32(out, a, b);
     case PRIOR_F64: return matmul_f64(out, a, b);
     default: return prior_error_set(PRIOR_ERR_DTYPE, "matmul: CPU kernel takes f32 or f64, got %s",
@@ -202,6 +211,17 @@ static prior_status cpu_matmul(prior_tensor *out, const prior_tensor *a, const p
   }
 }
 
+static prior_status cpu_matmul_bias(prior_tensor *out, const prior_tensor *a, const prior_tensor *b,
+                                    const prior_tensor *bias) {
+  if (out->ndim != 2 || a->dtype != PRIOR_BF16 || b->dtype != PRIOR_BF16 || out->dtype != PRIOR_F32 ||
+      bias->dtype != PRIOR_F32 || bias->ndim != 1 || bias->shape[0] != out->shape[1] || !prior_tensor_is_contiguous(bias))
+    return prior_error_set(PRIOR_ERR_ARGUMENT, "matmul_bias: takes 2-D bf16 operands, an f32 product and a contiguous "
+                                               "f32 bias of the product's columns");
+  if (prior_tensor_numel(out) == 0) return PRIOR_OK;
+  return matmul_bf16(out, a, b, bias);
+}
+
 __attribute__((constructor)) static void register_linalg_kernels(void) {
   prior_backend_register_kernel(PRIOR_DEVICE_CPU, "matmul", (prior_kernel_fn)cpu_matmul);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "matmul_bias", (prior_kernel_fn)cpu_matmul_bias);
 }
