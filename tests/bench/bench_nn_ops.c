@@ -1,6 +1,7 @@
 /* Microbenchmark of the fused nn kernels on f32: softmax over [8*12, 256, 256] (attention scores), layer
- * norm over [8, 256, 768], GELU over [4, 256, 3072] (BERT's feed-forward at batch 4) and cross entropy over [4096, 1000], forward and forward+backward. Prints the
- * median of several runs in milliseconds. Usage: bench_nn_ops [repeats] */
+ * norm over [8, 256, 768], GELU over [4, 256, 3072] (BERT's feed-forward at batch 4) and cross entropy over
+ * [4096, 1000], forward and forward+backward; and one Adam update of 25M parameters. Prints the median of
+ * several runs in milliseconds. Usage: bench_nn_ops [repeats] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -60,6 +61,24 @@ static int bench(const char *name, forward_fn f, prior_tensor *x, void *ctx, int
   return 0;
 }
 
+/* One Adam update of a 25M-parameter f32 tensor: it reads the parameter, gradient and both moments and writes
+ * three of them back (28 bytes per parameter), so its speed is that of the memory system. */
+static void bench_adam(int reps) {
+  int64_t n = 25 * 1000 * 1000;
+  prior_tensor *t[4] = {prior_tensor_randn(1, &n, PRIOR_F32, prior_cpu()), prior_tensor_randn(1, &n, PRIOR_F32, prior_cpu()),
+                        prior_tensor_zeros(1, &n, PRIOR_F32, prior_cpu()), prior_tensor_zeros(1, &n, PRIOR_F32, prior_cpu())};
+  double ms[64];
+  for (int r = -1; r < reps; r++) {
+    double t0 = now_ms();
+    prior_status s = prior_adam_step(t[0], t[1], t[2], t[3], r + 2, 1e-4, 0.9, 0.999, 1e-8, 0, 0);
+    if (s != PRIOR_OK) fprintf(stderr, "adam: %s\n", prior_error_message());
+    if (r >= 0) ms[r] = now_ms() - t0;
+  }
+  double m = median(ms, reps);
+  printf("%-40s step    %8.2f ms   %.1f GB/s\n", "adam_step 25M f32 parameters", m, 28.0 * (double)n / (m * 1e6));
+  prior_free_all(4, t[0], t[1], t[2], t[3]);
+}
+
 int main(int argc, char **argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 7;
   if (reps < 1 || reps > 64) reps = 7;
@@ -82,5 +101,6 @@ int main(int argc, char **argv) {
   for (int64_t i = 0; i < n; i++) prior_tensor_set(target, &i, (double)((i * 7919) % 1000));
   rc |= bench("cross_entropy [4096, 1000] mean ls 0.1", cross_entropy_mean, logits, target, reps);
   prior_free_all(2, logits, target);
+  bench_adam(reps);
   return rc;
 }
