@@ -11,8 +11,8 @@
 
 /* Elements ahead of the current one whose cache lines each thread asks for explicitly. The update's two
  * divisions and square root keep the out-of-order window full of waiting instructions, so the hardware
- * prefetcher alone keeps too few of the four streams' lines in flight: 19 GB/s without the hint, 47 GB/s with it
- * (two threads, 100M f32 parameters). The hint changes no arithmetic. */
+ * prefetcher alone keeps too few of the four streams' lines in flight: 17.6 GB/s without the hint, 41-43 GB/s
+ * with it (`bench_nn_ops`, two threads, 25M f32 parameters). The hint changes no arithmetic. */
 #define ADAM_PREFETCH_BYTES 2048
 
 /* The update in the tensor's own precision T (PyTorch computes an f32 parameter's update in f32), each thread

@@ -176,7 +176,25 @@ static void check_linear_bias_fused(int64_t n0, int64_t n1, int64_t k, int64_t m
   prior_free_all(2, grads[1][1], grads[1][2]);
 }
 
+/* Which path a 2-D linear took: with the bias fused its output comes from the "linear" node itself, with the
+ * separate add from an "add" node. Under autocast on a CPU with native bf16 it must be fused (otherwise the
+ * bit-for-bit comparisons above would compare the separate add with itself). */
+static void check_linear_bias_path(void) {
+  int64_t sx[2] = {9, 16}, sw[2] = {5, 16}, m = 5;
+  prior_tensor *x = prior_tensor_randn(2, sx, PRIOR_F32, prior_cpu()), *w = prior_tensor_randn(2, sw, PRIOR_F32, prior_cpu());
+  prior_tensor *b = prior_tensor_randn(1, &m, PRIOR_F32, prior_cpu());
+  prior_tensor_set_requires_grad(b, 1);
+  CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+  prior_tensor *y = prior_linear(x, w, b);
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  const char *want = prior_autocast_native(prior_cpu()) ? "linear" : "add";
+  CHECK_MSG(y && y->grad_fn && strcmp(y->grad_fn->name, want) == 0, "linear with bias under autocast: node %s, want %s",
+            y && y->grad_fn ? y->grad_fn->name : "(none)", want);
+  prior_free_all(4, x, w, b, y);
+}
+
 static void test_linear_bias(void) {
+  check_linear_bias_path();
   const int64_t s[3][4] = {{3, 37, 70}, {45, 70}, {45}};
   const int nd[3] = {3, 2, 1};
   check_case("linear with bias", apply_linear, NULL, 3, s, nd);
