@@ -6,6 +6,7 @@
  * catches wrong layouts, strides, batch handling or a wrong argument. With ordinary inputs, autocast must
  * differ from plain f32 by about bf16's rounding (when the CPU computes bf16 natively), which shows the bf16
  * path really ran; on a CPU without native bf16 it must equal plain f32. */
+#include "backend/cpu/blocked_weights.h"
 #include "backend/cpu/channels_last.h"
 #include "dense_util.h"
 #include "prior/amp.h"
@@ -259,6 +260,69 @@ static void test_channels_last_transposes(void) {
   }
 }
 
+/* oneDNN's reorder between OIHW f32 and `to` (a blocked weight layout), as the reference for ours. */
+static int dnnl_reorder_weights(const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *to, void *src, void *dst,
+                                int to_blocked) {
+  static dnnl_engine_t engine;
+  static dnnl_stream_t stream;
+  if (!engine && (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success ||
+                  dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success))
+    return 0;
+  const dnnl_memory_desc_t *from_md = to_blocked ? plain : to, *to_md = to_blocked ? to : plain;
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+  dnnl_memory_t from, dest;
+  if (dnnl_reorder_primitive_desc_create(&pd, from_md, engine, to_md, engine, NULL) != dnnl_success) return 0;
+  int ok = dnnl_primitive_create(&prim, pd) == dnnl_success;
+  dnnl_primitive_desc_destroy(pd);
+  ok = ok && dnnl_memory_create(&from, from_md, engine, src) == dnnl_success &&
+       dnnl_memory_create(&dest, to_md, engine, dst) == dnnl_success;
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, dest}};
+  ok = ok && dnnl_primitive_execute(prim, stream, 2, args) == dnnl_success && dnnl_stream_wait(stream) == dnnl_success;
+  dnnl_memory_destroy(from), dnnl_memory_destroy(dest), dnnl_primitive_destroy(prim);
+  return ok;
+}
+
+/* Our conversions between OIHW f32 weights and the convolutions' blocked layouts (those oneDNN picked in the
+ * paper-preset step, and f32's OIhw16i16o) against oneDNN's own reorder, bit for bit, padding included: shapes
+ * with whole tiles, output or input channels cut short (padded tiles), 1x1 and 7x7 kernels, one channel. */
+static void test_blocked_weight_layouts(void) {
+  const struct { dnnl_format_tag_t tag; dnnl_data_type_t dt; const char *name; } formats[] = {
+      {dnnl_AcdB16b32a2b, dnnl_bf16, "AcdB16b32a2b bf16"}, {dnnl_AcdB16b64a2b, dnnl_bf16, "AcdB16b64a2b bf16"},
+      {dnnl_ABcd16a16b2a, dnnl_bf16, "ABcd16a16b2a bf16"}, {dnnl_AcdB16b16a2b, dnnl_bf16, "AcdB16b16a2b bf16"},
+      {dnnl_ABcd16b16a, dnnl_f32, "ABcd16b16a f32"},       {dnnl_Acdb16a, dnnl_bf16, "Acdb16a bf16"}};
+  const int64_t shapes[][4] = {{64, 64, 3, 3}, {48, 96, 3, 3}, {128, 256, 1, 1}, {64, 40, 3, 3},
+                               {1, 48, 3, 3},  {64, 1, 7, 7},  {33, 17, 2, 3}};
+  for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++)
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+      dnnl_dims_t dims = {shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3]};
+      dnnl_memory_desc_t plain, blocked;
+      CHECK(dnnl_memory_desc_init_by_tag(&plain, 4, dims, dnnl_f32, dnnl_abcd) == dnnl_success);
+      CHECK(dnnl_memory_desc_init_by_tag(&blocked, 4, dims, formats[f].dt, formats[f].tag) == dnnl_success);
+      prior_blocked_weights l;
+      CHECK_MSG(prior_blocked_weights_layout(&blocked, &l), "%s is a blocked weight layout", formats[f].name);
+      int64_t n = dims[0] * dims[1] * dims[2] * dims[3];
+      size_t bytes = dnnl_memory_desc_get_size(&blocked);
+      float *w = malloc(sizeof(float) * (size_t)n), *back = malloc(sizeof(float) * (size_t)n);
+      float *back_ref = malloc(sizeof(float) * (size_t)n);
+      void *ours = malloc(bytes), *ref = malloc(bytes);
+      for (int64_t i = 0; i < n; i++) w[i] = (float)(i % 977) * 1.0009765625f - 300.3f; /* not bf16-exact */
+      memset(ours, 0x5a, bytes); /* padding must be written, not left */
+      prior_weights_to_blocked(w, ours, formats[f].dt == dnnl_bf16, &l);
+      CHECK(dnnl_reorder_weights(&plain, &blocked, w, ref, 1));
+      CHECK_MSG(memcmp(ours, ref, bytes) == 0, "OIHW -> %s of [%lld, %lld, %lld, %lld]", formats[f].name,
+                (long long)dims[0], (long long)dims[1], (long long)dims[2], (long long)dims[3]);
+      if (formats[f].dt == dnnl_f32) { /* the way back, as diff weights take it */
+        for (size_t i = 0; i < bytes / 4; i++) ((float *)ref)[i] = (float)i * 0.5f;
+        prior_weights_from_blocked(ref, back, &l);
+        CHECK(dnnl_reorder_weights(&plain, &blocked, ref, back_ref, 0));
+        CHECK_MSG(memcmp(back, back_ref, sizeof(float) * (size_t)n) == 0, "%s -> OIHW of [%lld, %lld, %lld, %lld]",
+                  formats[f].name, (long long)dims[0], (long long)dims[1], (long long)dims[2], (long long)dims[3]);
+      }
+      free(w), free(back), free(back_ref), free(ours), free(ref);
+    }
+}
+
 /* A graph recorded under autocast keeps bf16 operand copies for backward; turning autocast off before backward
  * must not change the gradients (the kept copies are still read as bf16). */
 static void test_backward_after_switch_off(void) {
@@ -296,6 +360,7 @@ int main(void) {
   test_linear_bias();
   test_conv();
   test_channels_last_transposes();
+  test_blocked_weight_layouts();
   test_backward_after_switch_off();
   return check_summary("test_autocast_cpu");
 }

@@ -6,6 +6,7 @@
 
 #include "backend/cpu/dnnl_util.h"
 
+#include "backend/cpu/blocked_weights.h"
 #include "backend/cpu/channels_last.h"
 #include "prior/alloc.h"
 #include "prior/amp.h"
@@ -159,28 +160,45 @@ static dnnl_status_t make_reorder(dnnl_primitive_t *out, const dnnl_memory_desc_
   return st;
 }
 
-enum { SWAP_NONE, SWAP_TO_NHWC_F32, SWAP_TO_NHWC_BF16, SWAP_TO_NCHW_F32 };
+enum { OWN_NONE, OWN_TO_NHWC_F32, OWN_TO_NHWC_BF16, OWN_TO_NCHW_F32, OWN_TO_BLOCKED, OWN_FROM_BLOCKED };
 
-/* Which of our transposes moves data between `user` (ours) and `prim` (the primitive's) for this argument:
- * user plain NCHW f32 and prim NHWC (f32 or bf16 for an input, f32 for an output) of the same dims. */
-static int channels_last_swap(const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *prim, int output) {
-  if (user->ndims != 4 || user->data_type != dnnl_f32) return SWAP_NONE;
+/* Which of our own conversions moves data between `user` (ours, plain f32) and `prim` (the primitive's) for
+ * this argument: the NCHW <-> NHWC transposes for activations (f32 or bf16 in, f32 out), the blocked weight
+ * layouts for 4-D weights (f32 or bf16 in, f32 out). OWN_NONE leaves it to a oneDNN reorder. */
+static int own_reorder_kind(int arg, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *prim, int output) {
+  if (user->ndims != 4 || user->data_type != dnnl_f32) return OWN_NONE;
   dnnl_memory_desc_t nchw, nhwc;
   if (dnnl_memory_desc_init_by_tag(&nchw, 4, user->dims, dnnl_f32, dnnl_abcd) != dnnl_success ||
       dnnl_memory_desc_init_by_tag(&nhwc, 4, user->dims, prim->data_type, dnnl_acdb) != dnnl_success)
-    return SWAP_NONE;
-  if (!dnnl_memory_desc_equal(user, &nchw) || !dnnl_memory_desc_equal(prim, &nhwc)) return SWAP_NONE;
-  if (output) return prim->data_type == dnnl_f32 ? SWAP_TO_NCHW_F32 : SWAP_NONE;
-  return prim->data_type == dnnl_f32 ? SWAP_TO_NHWC_F32 : prim->data_type == dnnl_bf16 ? SWAP_TO_NHWC_BF16 : SWAP_NONE;
+    return OWN_NONE;
+  if (!dnnl_memory_desc_equal(user, &nchw)) return OWN_NONE;
+  if (dnnl_memory_desc_equal(prim, &nhwc)) {
+    if (output) return prim->data_type == dnnl_f32 ? OWN_TO_NCHW_F32 : OWN_NONE;
+    return prim->data_type == dnnl_f32 ? OWN_TO_NHWC_F32 : prim->data_type == dnnl_bf16 ? OWN_TO_NHWC_BF16 : OWN_NONE;
+  }
+  prior_blocked_weights layout;
+  if ((arg != DNNL_ARG_WEIGHTS && arg != DNNL_ARG_DIFF_WEIGHTS) || !prior_blocked_weights_layout(prim, &layout))
+    return OWN_NONE;
+  if (output) return prim->data_type == dnnl_f32 ? OWN_FROM_BLOCKED : OWN_NONE;
+  return OWN_TO_BLOCKED;
 }
 
-static void run_channels_last(const prior_dnnl_plan_arg *a, void *user, void *prim) {
+static void run_own_reorder(const prior_dnnl_plan_arg *a, void *user, void *prim) {
   const dnnl_dim_t *d = a->user_md.dims;
   int64_t n = d[0], c = d[1], hw = d[2] * d[3];
-  switch (a->channels_last) {
-    case SWAP_TO_NHWC_F32: prior_nchw_to_nhwc_f32(user, prim, n, c, hw); break;
-    case SWAP_TO_NHWC_BF16: prior_nchw_to_nhwc_bf16(user, prim, n, c, hw); break;
-    case SWAP_TO_NCHW_F32: prior_nhwc_to_nchw_f32(prim, user, n, c, hw); break;
+  prior_blocked_weights layout;
+  switch (a->own_reorder) {
+    case OWN_TO_NHWC_F32: prior_nchw_to_nhwc_f32(user, prim, n, c, hw); break;
+    case OWN_TO_NHWC_BF16: prior_nchw_to_nhwc_bf16(user, prim, n, c, hw); break;
+    case OWN_TO_NCHW_F32: prior_nhwc_to_nchw_f32(prim, user, n, c, hw); break;
+    case OWN_TO_BLOCKED:
+      prior_blocked_weights_layout(&a->prim_md, &layout);
+      prior_weights_to_blocked(user, prim, a->prim_md.data_type == dnnl_bf16, &layout);
+      break;
+    case OWN_FROM_BLOCKED:
+      prior_blocked_weights_layout(&a->prim_md, &layout);
+      prior_weights_from_blocked(prim, user, &layout);
+      break;
   }
 }
 
@@ -202,8 +220,8 @@ prior_dnnl_plan *prior_dnnl_plan_create(const char *op, dnnl_primitive_desc_t pd
     a->user_md = user_mds[i];
     const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg_ids[i]);
     a->prim_md = md ? *md : user_mds[i];
-    a->channels_last = channels_last_swap(&a->user_md, &a->prim_md, a->output);
-    if (!a->channels_last && !dnnl_memory_desc_equal(&a->prim_md, &a->user_md))
+    a->own_reorder = own_reorder_kind(a->arg, &a->user_md, &a->prim_md, a->output);
+    if (!a->own_reorder && !dnnl_memory_desc_equal(&a->prim_md, &a->user_md))
       st = a->output ? make_reorder(&a->reorder, &a->prim_md, &a->user_md)
                      : make_reorder(&a->reorder, &a->user_md, &a->prim_md);
   }
@@ -235,20 +253,20 @@ prior_status prior_dnnl_plan_execute(const char *op, const prior_dnnl_plan *plan
     const prior_dnnl_plan_arg *a = &plan->args[i];
     st = dnnl_memory_create(&user_mem[i], &a->user_md, g_engine, ptrs[i]);
     if (st != dnnl_success) break;
-    if (a->reorder || a->channels_last) {
+    if (a->reorder || a->own_reorder) {
       scratch_size[i] = dnnl_memory_desc_get_size(&a->prim_md);
       scratch[i] = prior_alloc(prior_cpu(), scratch_size[i]);
       if (!scratch[i]) result = prior_error_code();
       else st = dnnl_memory_create(&prim_mem[i], &a->prim_md, g_engine, scratch[i]);
     }
     args[i].arg = a->arg;
-    args[i].memory = a->reorder || a->channels_last ? prim_mem[i] : user_mem[i];
+    args[i].memory = a->reorder || a->own_reorder ? prim_mem[i] : user_mem[i];
   }
   if (st == dnnl_success && result == PRIOR_OK) {
     pthread_mutex_lock(&g_exec_lock);
     for (int i = 0; i < n && st == dnnl_success; i++) {
       if (plan->args[i].output) continue;
-      if (plan->args[i].channels_last) run_channels_last(&plan->args[i], ptrs[i], scratch[i]);
+      if (plan->args[i].own_reorder) run_own_reorder(&plan->args[i], ptrs[i], scratch[i]);
       if (!plan->args[i].reorder) continue;
       dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, user_mem[i]}, {DNNL_ARG_TO, prim_mem[i]}};
       st = run(plan->args[i].reorder, 2, r);
@@ -256,7 +274,7 @@ prior_status prior_dnnl_plan_execute(const char *op, const prior_dnnl_plan *plan
     if (st == dnnl_success) st = run(plan->prim, n, args);
     for (int i = 0; i < n && st == dnnl_success; i++) {
       if (!plan->args[i].output) continue;
-      if (plan->args[i].channels_last) run_channels_last(&plan->args[i], ptrs[i], scratch[i]);
+      if (plan->args[i].own_reorder) run_own_reorder(&plan->args[i], ptrs[i], scratch[i]);
       if (!plan->args[i].reorder) continue;
       dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, prim_mem[i]}, {DNNL_ARG_TO, user_mem[i]}};
       st = run(plan->args[i].reorder, 2, r);

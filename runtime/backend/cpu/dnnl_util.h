@@ -6,7 +6,8 @@
  * plus, for each of its arguments, the reorder between our plain layout (NCHW, row-major) and the layout the
  * primitive prefers (blocked formats such as nChw16c); executing a plan reorders inputs into scratch
  * buffers, runs the primitive and reorders outputs back. Between NCHW f32 and NHWC (the AMX convolutions'
- * layout) our own transposes do the reorder. */
+ * layout) our own transposes do the reorder, and between OIHW f32 weights and the convolutions' blocked
+ * weight layouts our own tile copies (both faster than oneDNN 2.6's generic reorders). */
 #ifndef PRIOR_BACKEND_CPU_DNNL_UTIL_H
 #define PRIOR_BACKEND_CPU_DNNL_UTIL_H
 
@@ -38,7 +39,7 @@ typedef struct prior_dnnl_plan_arg {
   dnnl_memory_desc_t user_md; /* our layout */
   dnnl_memory_desc_t prim_md; /* the primitive's */
   dnnl_primitive_t reorder;   /* user -> prim for inputs, prim -> user for outputs; NULL when layouts agree */
-  int channels_last;          /* instead of `reorder`: one of our NCHW <-> NHWC transposes (channels_last.h) */
+  int own_reorder;            /* instead of `reorder`: one of our own conversions (channels_last.h, blocked_weights.h) */
 } prior_dnnl_plan_arg;
 
 typedef struct prior_dnnl_plan {
