@@ -52,6 +52,23 @@ typedef prior_status (*prior_batch_norm_backward_kernel)(prior_tensor *gx, prior
                                                          const prior_tensor *weight, const prior_tensor *mean,
                                                          const prior_tensor *var, int training, double eps);
 
+/* "batch_norm_relu_forward": out = relu(batch_norm(x)), the values "batch_norm_forward" gives with negatives
+ * and NaN set to 0. affine [4, C] (x's dtype) receives per channel the mean as a pair hi + lo, and scale and
+ * shift: out = relu(fma((x - hi) - lo, scale, shift)) exactly, so backward can tell where the ReLU passed. */
+typedef prior_status (*prior_batch_norm_relu_forward_kernel)(prior_tensor *out, prior_tensor *save_mean,
+                                                             prior_tensor *save_var, prior_tensor *affine,
+                                                             const prior_tensor *x, const prior_tensor *weight,
+                                                             const prior_tensor *bias, prior_tensor *running_mean,
+                                                             prior_tensor *running_var, int training, double momentum,
+                                                             double eps);
+/* "batch_norm_relu_backward": "batch_norm_backward" with g the gradient of the ReLU's output (zeroed where the
+ * forward's ReLU did not pass, found from x and affine). */
+typedef prior_status (*prior_batch_norm_relu_backward_kernel)(prior_tensor *gx, prior_tensor *gw, prior_tensor *gb,
+                                                              const prior_tensor *g, const prior_tensor *x,
+                                                              const prior_tensor *weight, const prior_tensor *mean,
+                                                              const prior_tensor *var, const prior_tensor *affine,
+                                                              int training, double eps);
+
 typedef struct prior_pool2d_params {
   int64_t kernel[2], stride[2], pad[2]; /* {h, w} */
 } prior_pool2d_params;

@@ -3,6 +3,7 @@
 #include "prior/nn_layers.h"
 
 #include "prior/ops_conv.h"
+#include "prior/ops_elementwise.h"
 #include "prior/ops_linalg.h"
 #include "prior/ops_nn.h"
 #include "prior/ops_norm.h"
@@ -74,19 +75,34 @@ prior_status prior_batch_norm_layer_init(prior_batch_norm_layer *l, prior_params
   return prior_tensor_fill_(l->running_var, 1.0);
 }
 
-prior_tensor *prior_batch_norm_layer_forward(prior_batch_norm_layer *l, prior_tensor *x, int training) {
-  /* with several processes, training statistics are the global batch's (prior/dist.h), as the reference's */
-  prior_tensor *out = training && prior_dist_sync_batch_norm_active()
-                          ? prior_dist_sync_batch_norm2d(x, l->running_mean, l->running_var, l->weight, l->bias,
-                                                         l->momentum, l->eps)
-                          : prior_batch_norm2d(x, l->running_mean, l->running_var, l->weight, l->bias, training,
-                                               l->momentum, l->eps);
+/* relu: followed by a ReLU, fused where the op can (not with statistics synchronised across processes). */
+static prior_tensor *batch_norm_layer(prior_batch_norm_layer *l, prior_tensor *x, int training, int relu) {
+  prior_tensor *out;
+  if (training && prior_dist_sync_batch_norm_active()) {
+    /* with several processes, training statistics are the global batch's (prior/dist.h), as the reference's */
+    prior_tensor *n = prior_dist_sync_batch_norm2d(x, l->running_mean, l->running_var, l->weight, l->bias, l->momentum,
+                                                   l->eps);
+    out = n && relu ? prior_relu(n) : prior_tensor_retain(n);
+    prior_tensor_free(n);
+  } else if (relu) {
+    out = prior_batch_norm2d_relu(x, l->running_mean, l->running_var, l->weight, l->bias, training, l->momentum, l->eps);
+  } else {
+    out = prior_batch_norm2d(x, l->running_mean, l->running_var, l->weight, l->bias, training, l->momentum, l->eps);
+  }
   if (out && training) {
     double n;
     prior_tensor_item(l->num_batches_tracked, &n);
     prior_tensor_fill_(l->num_batches_tracked, n + 1);
   }
   return out;
+}
+
+prior_tensor *prior_batch_norm_layer_forward(prior_batch_norm_layer *l, prior_tensor *x, int training) {
+  return batch_norm_layer(l, x, training, 0);
+}
+
+prior_tensor *prior_batch_norm_layer_forward_relu(prior_batch_norm_layer *l, prior_tensor *x, int training) {
+  return batch_norm_layer(l, x, training, 1);
 }
 
 prior_status prior_layer_norm_layer_init(prior_layer_norm_layer *l, prior_params *p, const char *prefix, int64_t dim,

@@ -47,16 +47,14 @@ static prior_status bottleneck_init(bottleneck *b, prior_params *p, const char *
   return PRIOR_OK;
 }
 
-/* conv -> bn (-> relu): one step of a block; frees its input when `consume` is set. */
+/* conv -> bn (-> relu, fused with the bn): one step of a block. */
 static prior_tensor *conv_bn(prior_conv2d_layer *conv, prior_batch_norm_layer *bn, prior_tensor *x, int training,
                              int relu) {
   prior_tensor *c = prior_conv2d_layer_forward(conv, x);
-  prior_tensor *n = c ? prior_batch_norm_layer_forward(bn, c, training) : NULL;
+  prior_tensor *n = c ? (relu ? prior_batch_norm_layer_forward_relu : prior_batch_norm_layer_forward)(bn, c, training)
+                      : NULL;
   prior_tensor_free(c);
-  if (!relu || !n) return n;
-  prior_tensor *r = prior_relu(n);
-  prior_tensor_free(n);
-  return r;
+  return n;
 }
 
 static prior_tensor *bottleneck_forward(bottleneck *b, prior_tensor *x, int training) {

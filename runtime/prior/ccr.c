@@ -67,10 +67,9 @@ prior_tensor *prior_ccr_image_decode(prior_ccr_image_decoder *dec, prior_tensor 
     x = up;
     for (int c = 0; c < 2 && x; c++) {
       prior_tensor *conv = prior_conv2d_layer_forward(&dec->conv[b][c], x);
-      prior_tensor *bn = conv ? prior_batch_norm_layer_forward(&dec->bn[b][c], conv, training) : NULL;
       prior_tensor_free(x);
-      x = bn ? prior_relu(bn) : NULL;
-      prior_free_all(2, conv, bn);
+      x = conv ? prior_batch_norm_layer_forward_relu(&dec->bn[b][c], conv, training) : NULL;
+      prior_tensor_free(conv);
     }
   }
   prior_tensor *out = x ? prior_conv2d_layer_forward(&dec->head, x) : NULL;

@@ -39,6 +39,8 @@ typedef struct prior_batch_norm_layer {
 prior_status prior_batch_norm_layer_init(prior_batch_norm_layer *l, prior_params *p, const char *prefix, int64_t channels);
 /* In training, batch statistics and a running-stat update (and num_batches_tracked += 1). */
 prior_tensor *prior_batch_norm_layer_forward(prior_batch_norm_layer *l, prior_tensor *x, int training);
+/* The layer followed by a ReLU (prior_batch_norm2d_relu; the two ops with synchronised statistics). */
+prior_tensor *prior_batch_norm_layer_forward_relu(prior_batch_norm_layer *l, prior_tensor *x, int training);
 
 typedef struct prior_layer_norm_layer {
   prior_tensor *weight, *bias;
