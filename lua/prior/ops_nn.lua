@@ -54,13 +54,15 @@ return function(F)
   end)
 
   -- ---- norm -------------------------------------------------------------------------------------------------
-  -- batch_norm2d(x, running_mean, running_var, [weight], [bias], [{training=false, momentum=0.1, eps=1e-5}])
-  def('batch_norm2d', function(x, rm, rv, w, b, o)
-    o = options(o, 'batch_norm2d', 6)
-    return wrap(C.prior_batch_norm2d(check(x, 'batch_norm2d', 1), opt(rm, 'batch_norm2d', 2), opt(rv, 'batch_norm2d', 3),
-                                     opt(w, 'batch_norm2d', 4), opt(b, 'batch_norm2d', 5), o.training and 1 or 0,
-                                     o.momentum or 0.1, o.eps or 1e-5), 1)
-  end)
+  -- batch_norm2d(x, running_mean, running_var, [weight], [bias], [{training=false, momentum=0.1, eps=1e-5}]);
+  -- batch_norm2d_relu: the same followed by a ReLU, in one pass on the CPU.
+  for name, fn in pairs({ batch_norm2d = 'prior_batch_norm2d', batch_norm2d_relu = 'prior_batch_norm2d_relu' }) do
+    def(name, function(x, rm, rv, w, b, o)
+      o = options(o, name, 6)
+      return wrap(C[fn](check(x, name, 1), opt(rm, name, 2), opt(rv, name, 3), opt(w, name, 4), opt(b, name, 5),
+                        o.training and 1 or 0, o.momentum or 0.1, o.eps or 1e-5), 1)
+    end)
+  end
   -- layer_norm(x, normalized_shape, [weight], [bias], [{eps=1e-5}]): normalized_shape is a number or a table
   -- and must match the last dims of x.
   def('layer_norm', function(x, shape, w, b, o)

@@ -128,6 +128,13 @@ T.test('Conv2d, pooling and BatchNorm2d forward', function()
   T.near(z:mean():item(), 0, 1e-5)
   T.eq(bn.num_batches_tracked:item(), 1)
   T.near(bn.running_mean:item(), 0.1 * 6.25, 1e-5)
+  -- the fused batch norm + ReLU gives the two ops' values
+  local x = prior.randn(2, 3, 4, 5)
+  local w, b = prior.rand(3), prior.randn(3)
+  local fused = prior.batch_norm2d_relu(x, nil, nil, w, b, {training = true})
+  local separate = prior.relu(prior.batch_norm2d(x, nil, nil, w, b, {training = true}))
+  T.near((fused - separate):abs():max():item(), 0, 0)
+  T.near(fused:min():item(), 0, 0)
 end)
 
 T.test('LayerNorm, Embedding and Dropout forward', function()
