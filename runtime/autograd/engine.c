@@ -153,7 +153,11 @@ typedef struct add_ctx {
 
 static void add_loop(char **p, const int64_t *s, int64_t n, void *vctx) {
   const add_ctx *c = vctx;
-  if (c->dtype == PRIOR_F32) {
+  if (c->dtype == PRIOR_F32 && s[0] == 4 && s[1] == 4 && s[2] == 4) { /* the usual case, vectorised */
+    float *o = (float *)p[0];
+    const float *a = (const float *)p[1], *b = (const float *)p[2];
+    for (int64_t i = 0; i < n; i++) o[i] = a[i] + b[i];
+  } else if (c->dtype == PRIOR_F32) {
     for (int64_t i = 0; i < n; i++)
       *(float *)(p[0] + i * s[0]) = *(const float *)(p[1] + i * s[1]) + *(const float *)(p[2] + i * s[2]);
   } else {
@@ -162,8 +166,14 @@ static void add_loop(char **p, const int64_t *s, int64_t n, void *vctx) {
   }
 }
 
-/* Returns a new tensor a + b (same shape and dtype). */
-static prior_tensor *grad_sum(const prior_tensor *a, const prior_tensor *b) {
+/* Whether an accumulated gradient can take the next one in place: nothing else refers to it or its memory. */
+static int owned_alone(const prior_tensor *t) {
+  return t->device.type == PRIOR_DEVICE_CPU && t->refcount == 1 && t->storage->refcount == 1 && !t->storage->external &&
+         !t->grad_fn && prior_tensor_is_contiguous(t);
+}
+
+/* Returns a + b (same shape and dtype): a itself with b added when `in_place` (a owned alone), else a new tensor. */
+static prior_tensor *grad_sum(prior_tensor *a, const prior_tensor *b, int in_place) {
   if (a->device.type != PRIOR_DEVICE_CPU) {
     typedef prior_tensor *(*sum_kernel)(const prior_tensor *, const prior_tensor *);
     sum_kernel k = (sum_kernel)prior_backend_kernel(a->device.type, "grad_sum");
@@ -177,9 +187,9 @@ static prior_tensor *grad_sum(const prior_tensor *a, const prior_tensor *b) {
     prior_error_set(PRIOR_ERR_DTYPE, "backward: cannot accumulate gradients of dtype %s", prior_dtype_name(a->dtype));
     return NULL;
   }
-  prior_tensor *out = prior_tensor_empty(a->ndim, a->shape, (prior_dtype)a->dtype, a->device);
+  prior_tensor *out = in_place ? prior_tensor_retain(a) : prior_tensor_empty(a->ndim, a->shape, (prior_dtype)a->dtype, a->device);
   if (!out) return NULL;
-  prior_tensor *ops[3] = {out, (prior_tensor *)a, (prior_tensor *)b};
+  prior_tensor *ops[3] = {out, a, (prior_tensor *)b};
   prior_strided it;
   prior_strided_init(&it, out->ndim, out->shape, 3, ops);
   add_ctx ctx = {(prior_dtype)a->dtype};
@@ -205,7 +215,7 @@ static prior_status accumulate(prior_tensor **slot, prior_tensor *g) {
     *slot = prior_tensor_retain(g);
     return PRIOR_OK;
   }
-  prior_tensor *sum = grad_sum(*slot, g);
+  prior_tensor *sum = grad_sum(*slot, g, owned_alone(*slot) && (*slot)->dtype == g->dtype);
   if (!sum) return prior_error_code();
   prior_tensor_free(*slot);
   *slot = sum;
@@ -231,7 +241,7 @@ static prior_status accumulate_leaf(prior_tensor *leaf, prior_tensor *g) {
     }
     return leaf->grad ? PRIOR_OK : prior_error_code();
   }
-  prior_tensor *sum = grad_sum(leaf->grad, g);
+  prior_tensor *sum = grad_sum(leaf->grad, g, 0);
   if (!sum) return prior_error_code();
   prior_tensor_free(leaf->grad);
   leaf->grad = sum;
