@@ -232,7 +232,8 @@ static void test_conv(void) {
 }
 
 /* The transposes that replace oneDNN's NCHW <-> NHWC reorders: every element lands where the index arithmetic
- * says, and the bf16 one rounds as prior_bf16_round (to nearest even, NaN kept). */
+ * says, and the bf16 one rounds as prior_bf16_round (to nearest even, NaN kept, subnormals rounded, overflow to
+ * infinity), both in whole 16 x 16 tiles (vector registers) and in the partial tiles at the edges. */
 static void test_channels_last_transposes(void) {
   const int64_t sizes[][3] = {{2, 3, 35}, {1, 17, 16}, {3, 64, 49}, {1, 1, 5}, {2, 40, 1}};
   for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
@@ -242,6 +243,12 @@ static void test_channels_last_transposes(void) {
     uint16_t *b16 = malloc(sizeof(uint16_t) * (size_t)total);
     for (int64_t i = 0; i < total; i++) src[i] = (float)i * 1.0009765625f + 0.3f; /* not bf16-exact */
     src[total / 2] = NAN;
+    src[total / 3] = 1.5e-39f;  /* subnormal: rounded, not flushed */
+    src[total / 4] = -3.4e38f;  /* rounds up past the largest bf16 to -inf */
+    src[total - 1] = -0.0f;
+    const uint32_t ties[2] = {0x3f818000u, 0x3f808000u}; /* halfway: rounds up to even, and down to even */
+    memcpy(&src[total / 5], &ties[0], 4);
+    memcpy(&src[total / 6], &ties[1], 4);
     prior_nchw_to_nhwc_f32(src, nhwc, n, c, hw);
     prior_nchw_to_nhwc_bf16(src, b16, n, c, hw);
     prior_nhwc_to_nchw_f32(nhwc, back, n, c, hw);
