@@ -1,5 +1,6 @@
 /* OIHW <-> oneDNN's blocked weight layouts. Each direction writes its destination in order and gathers from
- * the source through a small table of offsets; tiles cut by the end of O or I take a per-element loop. */
+ * the source through a small table of offsets; layouts with tiles cut by the end of O or I (padding) take
+ * per-element loops (only small weights have them: the first and last convolutions). */
 #include "backend/cpu/blocked_weights.h"
 
 #include <stdlib.h>
@@ -71,9 +72,9 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
       BODY                                                                          \
     }
 
-/* Full tiles, in the blocked buffer's order: each tile of one kernel tap is a contiguous run of the buffer,
- * gathered from OIHW through a table of source offsets (a gather the compiler vectorises). Edge tiles, whose
- * channels run past O or I, go through the per-element loops above. */
+/* In the blocked buffer's order: each tile of one kernel tap is a contiguous run of the buffer, gathered from
+ * OIHW through a table of source offsets (a gather the compiler vectorises). A layout with any tile cut short
+ * (O or I not a multiple of the tile) is zeroed and filled by the per-element loops above instead. */
 void prior_weights_to_blocked(const float *src, void *dst, int to_bf16, const prior_blocked_weights *l) {
   int64_t O = l->dims[0], I = l->dims[1], H = l->dims[2], W = l->dims[3], hw = H * W;
   int64_t tile_size = l->tile_o * l->tile_i, full_o = O / l->tile_o, full_i = I / l->tile_i;
