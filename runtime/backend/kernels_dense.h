@@ -33,7 +33,9 @@ typedef prior_status (*prior_conv2d_backward_weights_kernel)(prior_tensor *gw, p
                                                              const prior_tensor *g, const prior_conv2d_params *p);
 /* Under CPU autocast the convolution kernels also take x and g as bf16 in channels-last order ([N, C, H, W] with
  * strides {H W C, 1, W C, C}), the layout their bf16 kernels read, made by "channels_last_bf16": out such a
- * tensor, x contiguous f32 of the same shape (values rounded to nearest even). */
+ * tensor, x contiguous f32 of the same shape (values rounded to nearest even). A 1x1 conv with stride 1, no
+ * padding, one group and no bias takes them as contiguous NCHW bf16 instead (a flat conversion): the CPU runs it
+ * as matrix products over NCHW, with no transposes at all. */
 typedef prior_status (*prior_channels_last_bf16_kernel)(prior_tensor *out, const prior_tensor *x);
 
 /* "batch_norm_forward": x [N, C, H, W]; weight, bias [C] or NULL. training: the batch mean and biased

@@ -1,7 +1,9 @@
 /* 2-D convolution: argument checks, output shape, autograd. The kernels take contiguous NCHW tensors, so
  * strided inputs (a permuted view) are copied once here and the copies are what backward keeps. Under CPU
- * autocast the input is converted here to the bf16 channels-last layout the kernels read (and kept so for the
- * weight gradient), and backward converts the output gradient once for both gradients. */
+ * autocast the input is converted here to the bf16 layout the kernels read (and kept so for the weight
+ * gradient): channels-last, or NCHW itself for 1x1 convs without bias, which the CPU runs as matrix products
+ * over NCHW (kernels_dense.h); backward converts the output gradient once, into the same layout, for both
+ * gradients. */
 #include "backend/kernels_dense.h"
 #include "ops/op_util.h"
 #include "prior/ops_conv.h"
@@ -33,13 +35,23 @@ static prior_tensor *channels_last_bf16(const char *op, prior_tensor *x) {
   return out;
 }
 
+/* x as the bf16 operand of a conv with weight w: NCHW for a 1x1 conv with stride 1, no padding, one group and
+ * no bias (a flat conversion), channels-last otherwise. */
+static prior_tensor *bf16_operand(const char *op, prior_tensor *x, const prior_tensor *w, const prior_conv2d_params *p,
+                                  int with_bias) {
+  int pointwise = !with_bias && w->shape[2] == 1 && w->shape[3] == 1 && p->stride[0] == 1 && p->stride[1] == 1 &&
+                  p->pad[0] == 0 && p->pad[1] == 0 && p->groups == 1;
+  return pointwise ? prior_op_bf16_copy(x) : channels_last_bf16(op, x);
+}
+
 static prior_status conv2d_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
   prior_tensor *x = node->saved[0], *w = node->saved[1];
   prior_conv2d_params p = params_from_ints(node->ints);
   prior_tensor *gc = prior_tensor_contiguous_raw(g);
   if (!gc) return prior_error_code();
-  /* a forward under autocast kept x as bf16 channels-last: g is converted once for both gradients */
-  prior_tensor *gk = x->dtype == PRIOR_BF16 ? channels_last_bf16("conv2d backward", gc) : prior_tensor_retain(gc);
+  /* a forward under autocast kept x as a bf16 copy: g is converted once, into the same layout, for both gradients */
+  prior_tensor *gk = x->dtype == PRIOR_BF16 ? bf16_operand("conv2d backward", gc, w, &p, node->ints[7])
+                                            : prior_tensor_retain(gc);
   if (!gk) {
     prior_tensor_free(gc);
     return prior_error_code();
@@ -128,7 +140,7 @@ prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *
   if (!k) return NULL;
   prior_tensor *xc = prior_tensor_contiguous_raw(x), *wc = prior_tensor_contiguous_raw(weight);
   if (xc && prior_op_lowers_to_bf16(xc)) { /* the bf16 copy is what the kernel reads and backward keeps */
-    prior_tensor *xl = channels_last_bf16(op, xc);
+    prior_tensor *xl = bf16_operand(op, xc, weight, &p, bias != NULL);
     prior_tensor_free(xc);
     xc = xl;
   }
@@ -149,6 +161,7 @@ prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *
       out = NULL;
     } else {
       params_to_ints(&p, node->ints);
+      node->ints[7] = bias != NULL; /* the layout backward converts g into depends on it */
       prior_node_attach(node, out);
     }
   }

@@ -2,8 +2,6 @@
  * dims: matmul broadcasts its operands to that form with expand (whose backward sums the gradient back),
  * linear flattens the leading dims into one matrix (a single large GEMM instead of many small ones). */
 #include "backend/kernels_dense.h"
-#include "core/bf16.h"
-#include "core/strided.h"
 #include "ops/op_util.h"
 #include "prior/amp.h"
 #include "prior/ops_elementwise.h"
@@ -59,38 +57,8 @@ static prior_tensor *mT(const prior_tensor *t) {
 /* ---- CPU autocast: bf16 operand copies, made once ------------------------------------------------------------ */
 
 /* Under autocast on a CPU with native bf16 (prior_op_lowers_to_bf16) each f32 operand is converted once here
- * and the bf16 copy kept for backward instead of the f32 tensor: three conversions per linear layer become one,
- * and the node holds half the bytes. */
-/* A bf16 copy of t laid out in t's own memory order (dims sorted by stride; a transposed view stays transposed,
- * so the copy is one streaming pass), broadcast dims (stride 0) kept broadcast. */
-static prior_tensor *bf16_copy(prior_tensor *t) {
-  int nd = t->ndim;
-  int64_t shape[PRIOR_MAX_DIMS] = {0}, strides[PRIOR_MAX_DIMS] = {0};
-  for (int d = 0; d < nd; d++) shape[d] = t->strides[d] == 0 ? 1 : t->shape[d];
-  int64_t step = prior_same_order_strides(nd, shape, t->strides, strides);
-  int dense_source = 1; /* t is a permutation of a dense block: the copy is one flat pass */
-  for (int d = 0; d < nd; d++)
-    if (t->strides[d] != 0 && shape[d] > 1 && t->strides[d] != strides[d]) dense_source = 0;
-  prior_tensor *base = prior_tensor_empty(1, &step, PRIOR_BF16, t->device);
-  prior_tensor *dense = base ? prior_tensor_as_strided(base, nd, shape, strides, 0) : NULL;
-  prior_tensor_free(base);
-  if (!dense) return NULL;
-  prior_status s = PRIOR_OK;
-  if (dense_source) {
-    const float *src = prior_tensor_data(t);
-    uint16_t *dst = prior_tensor_data(dense);
-#pragma omp parallel for simd if (step > 32768)
-    for (int64_t i = 0; i < step; i++) dst[i] = prior_bf16_round(src[i]);
-  } else {
-    prior_tensor *src = prior_tensor_as_strided(t, nd, shape, t->strides, t->offset);
-    s = src ? prior_tensor_copy_(dense, src) : prior_error_code();
-    prior_tensor_free(src);
-  }
-  for (int d = 0; d < nd; d++) strides[d] = t->strides[d] == 0 ? 0 : strides[d];
-  prior_tensor *view = s == PRIOR_OK ? prior_tensor_as_strided(dense, nd, t->shape, strides, 0) : NULL;
-  prior_tensor_free(dense);
-  return view;
-}
+ * (prior_op_bf16_copy) and the bf16 copy kept for backward instead of the f32 tensor: three conversions per
+ * linear layer become one, and the node holds half the bytes. */
 
 /* Whether t's matrices are stored column by column (a transposed view, e.g. linear's W^T). */
 static int column_major(const prior_tensor *t) {
@@ -118,7 +86,7 @@ static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_ten
   prior_tensor *gl = NULL; /* under autocast, the bf16 copy of g that both products read */
   if (node->needs_grad[0] && node->needs_grad[1] && (a->dtype == PRIOR_BF16 || b->dtype == PRIOR_BF16) &&
       prior_autocast_native(g->device) && g->dtype == PRIOR_F32 && g->device.type == PRIOR_DEVICE_CPU) {
-    if (!(gl = bf16_copy(g))) return prior_error_code();
+    if (!(gl = prior_op_bf16_copy(g))) return prior_error_code();
     g = gl;
   }
   prior_status s = PRIOR_OK;
@@ -142,8 +110,8 @@ static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_ten
  * autocast only, see fused_bias_ok) the bias is added to each row by the product's kernel and is the node's
  * third input. */
 static prior_tensor *matmul_core(const char *op, prior_tensor *a, prior_tensor *b, prior_tensor *bias) {
-  prior_tensor *al = prior_op_lowers_to_bf16(a) ? bf16_copy(a) : prior_tensor_retain(a);
-  prior_tensor *bl = al && prior_op_lowers_to_bf16(b) ? bf16_copy(b) : al ? prior_tensor_retain(b) : NULL;
+  prior_tensor *al = prior_op_lowers_to_bf16(a) ? prior_op_bf16_copy(a) : prior_tensor_retain(a);
+  prior_tensor *bl = al && prior_op_lowers_to_bf16(b) ? prior_op_bf16_copy(b) : al ? prior_tensor_retain(b) : NULL;
   prior_tensor *out = !bl ? NULL : bias ? matmul_bias_raw(op, al, bl, bias) : matmul_raw(op, al, bl);
   prior_tensor *inputs[3] = {a, b, bias};
   int n_inputs = bias ? 3 : 2;

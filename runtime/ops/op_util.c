@@ -1,5 +1,8 @@
 #include "ops/op_util.h"
 
+#include "core/bf16.h"
+#include "core/strided.h"
+
 #include "prior/amp.h"
 #include "prior/ops_reduce.h"
 
@@ -76,4 +79,35 @@ prior_tensor *prior_binary_raw(const char *op_name, prior_tensor *a, prior_tenso
 int prior_op_lowers_to_bf16(const prior_tensor *t) {
   return t->dtype == PRIOR_F32 && t->device.type == PRIOR_DEVICE_CPU && prior_autocast_enabled() &&
          prior_autocast_native(t->device);
+}
+
+/* A bf16 copy of t laid out in t's own memory order (dims sorted by stride; a transposed view stays transposed,
+ * so the copy is one streaming pass), broadcast dims (stride 0) kept broadcast. */
+prior_tensor *prior_op_bf16_copy(prior_tensor *t) {
+  int nd = t->ndim;
+  int64_t shape[PRIOR_MAX_DIMS] = {0}, strides[PRIOR_MAX_DIMS] = {0};
+  for (int d = 0; d < nd; d++) shape[d] = t->strides[d] == 0 ? 1 : t->shape[d];
+  int64_t step = prior_same_order_strides(nd, shape, t->strides, strides);
+  int dense_source = 1; /* t is a permutation of a dense block: the copy is one flat pass */
+  for (int d = 0; d < nd; d++)
+    if (t->strides[d] != 0 && shape[d] > 1 && t->strides[d] != strides[d]) dense_source = 0;
+  prior_tensor *base = prior_tensor_empty(1, &step, PRIOR_BF16, t->device);
+  prior_tensor *dense = base ? prior_tensor_as_strided(base, nd, shape, strides, 0) : NULL;
+  prior_tensor_free(base);
+  if (!dense) return NULL;
+  prior_status s = PRIOR_OK;
+  if (dense_source) {
+    const float *src = prior_tensor_data(t);
+    uint16_t *dst = prior_tensor_data(dense);
+#pragma omp parallel for simd if (step > 32768)
+    for (int64_t i = 0; i < step; i++) dst[i] = prior_bf16_round(src[i]);
+  } else {
+    prior_tensor *src = prior_tensor_as_strided(t, nd, shape, t->strides, t->offset);
+    s = src ? prior_tensor_copy_(dense, src) : prior_error_code();
+    prior_tensor_free(src);
+  }
+  for (int d = 0; d < nd; d++) strides[d] = t->strides[d] == 0 ? 0 : strides[d];
+  prior_tensor *view = s == PRIOR_OK ? prior_tensor_as_strided(dense, nd, t->shape, strides, 0) : NULL;
+  prior_tensor_free(dense);
+  return view;
 }

@@ -21,4 +21,8 @@ prior_tensor *prior_binary_raw(const char *op_name, prior_tensor *a, prior_tenso
  * the bf16 copy for backward saves the conversions each backward product would repeat. */
 int prior_op_lowers_to_bf16(const prior_tensor *t);
 
+/* A bf16 copy of the f32 CPU tensor t, laid out in t's own memory order (a transposed view stays transposed,
+ * so the copy is one streaming pass; a contiguous t gives a contiguous copy), broadcast dims kept broadcast. */
+prior_tensor *prior_op_bf16_copy(prior_tensor *t);
+
 #endif

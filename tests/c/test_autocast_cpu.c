@@ -231,6 +231,39 @@ static void test_conv(void) {
   check_case("conv 7x7 one input channel", apply_conv, &stem, 3, s7, nd);
 }
 
+/* 1x1 convs without bias run as matrix products over NCHW (backend/cpu/conv_pointwise.c): several images (the
+ * weight gradient adds one product per image), odd sizes, a 1 x 1 map (where NCHW and channels-last are the
+ * same memory) and one input channel. */
+static void test_conv_pointwise(void) {
+  conv_case c1 = {1, 0};
+  const int nd[3] = {4, 4, 0};
+  const int64_t cases[][2][4] = {{{3, 16, 28, 28}, {32, 16, 1, 1}},
+                                 {{2, 5, 7, 9}, {11, 5, 1, 1}},
+                                 {{4, 6, 1, 1}, {9, 6, 1, 1}},
+                                 {{3, 1, 4, 5}, {2, 1, 1, 1}}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const int64_t s[3][4] = {{cases[i][0][0], cases[i][0][1], cases[i][0][2], cases[i][0][3]},
+                             {cases[i][1][0], cases[i][1][1], 1, 1}};
+    char label[96];
+    snprintf(label, sizeof label, "conv 1x1 without bias [%lld, %lld, %lld, %lld] (NCHW products)",
+             (long long)s[0][0], (long long)s[0][1], (long long)s[0][2], (long long)s[0][3]);
+    check_case(label, apply_conv, &c1, 2, s, nd);
+  }
+  /* the path: under native autocast the node keeps x as a contiguous NCHW bf16 copy */
+  int64_t sx[4] = {2, 8, 6, 6}, sw[4] = {4, 8, 1, 1};
+  prior_tensor *x = prior_tensor_randn(4, sx, PRIOR_F32, prior_cpu()), *w = prior_tensor_randn(4, sw, PRIOR_F32, prior_cpu());
+  prior_tensor_set_requires_grad(w, 1);
+  CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+  prior_tensor *y = prior_conv2d(x, w, NULL, 1, 1, 0, 0, 1, 1, 1);
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  prior_tensor *kept = y && y->grad_fn ? y->grad_fn->saved[0] : NULL;
+  if (prior_autocast_native(prior_cpu()))
+    CHECK_MSG(kept && kept->dtype == PRIOR_BF16 && prior_tensor_is_contiguous(kept),
+              "1x1 conv under autocast: backward keeps %s x, want a contiguous bf16 copy",
+              kept ? prior_dtype_name((prior_dtype)kept->dtype) : "no");
+  prior_free_all(3, x, w, y);
+}
+
 /* The transposes that replace oneDNN's NCHW <-> NHWC reorders: every element lands where the index arithmetic
  * says, and the bf16 one rounds as prior_bf16_round (to nearest even, NaN kept, subnormals rounded, overflow to
  * infinity), both in whole 16 x 16 tiles (vector registers) and in the partial tiles at the edges. */
@@ -366,6 +399,7 @@ int main(void) {
   test_matmul();
   test_linear_bias();
   test_conv();
+  test_conv_pointwise();
   test_channels_last_transposes();
   test_blocked_weight_layouts();
   test_backward_after_switch_off();

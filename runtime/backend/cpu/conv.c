@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/conv_pointwise.h"
 #include "backend/cpu/dnnl_util.h"
 #include "backend/kernels_dense.h"
 #include "prior/device.h"
@@ -251,15 +252,24 @@ static prior_status bad_dtype(const char *op, const prior_tensor *t) {
                          prior_dtype_name((prior_dtype)t->dtype));
 }
 
-/* x or g may come as bf16 only in channels-last order (see kernels_dense.h) */
+/* x or g may come as bf16 in channels-last order (see kernels_dense.h) */
 static prior_status check_operand(const char *op, const prior_tensor *t) {
   if (t->dtype != PRIOR_BF16) return PRIOR_OK;
   const int64_t *s = t->shape;
   if (t->strides[1] == 1 && t->strides[3] == s[1] && t->strides[2] == s[3] * s[1] && t->strides[0] == s[2] * s[3] * s[1])
     return PRIOR_OK;
-  return prior_error_set(PRIOR_ERR_ARGUMENT, "%s: a bf16 operand must be channels-last, got strides (%lld, %lld, %lld, %lld)",
+  return prior_error_set(PRIOR_ERR_ARGUMENT, "%s: a bf16 operand must be channels-last (or NCHW for a 1x1 conv with "
+                         "stride 1, no padding, one group and no bias), got strides (%lld, %lld, %lld, %lld)",
                          op, (long long)t->strides[0], (long long)t->strides[1], (long long)t->strides[2],
                          (long long)t->strides[3]);
+}
+
+/* Whether a pass goes to conv_pointwise.c: a 1x1 conv without bias whose bf16 operands are NCHW. For a 1 x 1
+ * map both layouts are the same memory, so either path gives the same values. */
+static int pointwise(const prior_tensor *a, const prior_tensor *b, const prior_tensor *w, const prior_conv2d_params *p,
+                     int with_bias) {
+  return !with_bias && prior_conv_pointwise_geometry(w, p) && prior_conv_pointwise_operand(a) &&
+         (!b || prior_conv_pointwise_operand(b));
 }
 
 static prior_status cpu_conv2d_forward(prior_tensor *out, const prior_tensor *x, const prior_tensor *w,
@@ -272,6 +282,7 @@ static prior_status cpu_conv2d_forward(prior_tensor *out, const prior_tensor *x,
     return PRIOR_OK;
   }
   if (out->dtype != PRIOR_F32) return bad_dtype("conv2d", out);
+  if (pointwise(x, NULL, w, p, bias != NULL)) return prior_conv_pointwise_forward(out, x, w);
   PRIOR_TRY(check_operand("conv2d", x));
   void *ptrs[4] = {prior_tensor_data(x), prior_tensor_data(w), prior_tensor_data(out),
                    bias ? prior_tensor_data(bias) : NULL};
@@ -288,6 +299,7 @@ static prior_status cpu_conv2d_backward_data(prior_tensor *gx, const prior_tenso
     return PRIOR_OK;
   }
   if (gx->dtype != PRIOR_F32) return bad_dtype("conv2d backward", gx);
+  if (pointwise(g, NULL, w, p, 0)) return prior_conv_pointwise_backward_data(gx, g, w);
   PRIOR_TRY(check_operand("conv2d backward", g));
   void *ptrs[3] = {prior_tensor_data(g), prior_tensor_data(w), prior_tensor_data(gx)};
   return run_f32("conv2d backward", CONV_BWD_DATA, &d, p, 0, NULL, g, ptrs);
@@ -306,6 +318,7 @@ static prior_status cpu_conv2d_backward_weights(prior_tensor *gw, prior_tensor *
     return PRIOR_OK;
   }
   if (gw->dtype != PRIOR_F32) return bad_dtype("conv2d backward", gw);
+  if (pointwise(x, g, gw, p, gb != NULL)) return prior_conv_pointwise_backward_weights(gw, x, g);
   PRIOR_TRY(check_operand("conv2d backward", x));
   PRIOR_TRY(check_operand("conv2d backward", g));
   void *ptrs[4] = {prior_tensor_data(x), prior_tensor_data(g), prior_tensor_data(gw),
