@@ -37,6 +37,11 @@ typedef prior_status (*prior_conv2d_backward_weights_kernel)(prior_tensor *gw, p
  * padding, one group and no bias takes them as contiguous NCHW bf16 instead (a flat conversion): the CPU runs it
  * as matrix products over NCHW, with no transposes at all. */
 typedef prior_status (*prior_channels_last_bf16_kernel)(prior_tensor *out, const prior_tensor *x);
+/* That 1x1 rule without the bias: a 1 x 1 kernel, stride 1, no padding, one group (dilation does not matter). */
+static inline int prior_conv2d_is_pointwise(const prior_tensor *w, const prior_conv2d_params *p) {
+  return w->shape[2] == 1 && w->shape[3] == 1 && p->stride[0] == 1 && p->stride[1] == 1 && p->pad[0] == 0 &&
+         p->pad[1] == 0 && p->groups == 1;
+}
 
 /* "batch_norm_forward": x [N, C, H, W]; weight, bias [C] or NULL. training: the batch mean and biased
  * variance go to save_mean/save_var [C], and running_mean/running_var [C] (may be NULL; any stride) become

@@ -39,9 +39,7 @@ static prior_tensor *channels_last_bf16(const char *op, prior_tensor *x) {
  * no bias (a flat conversion), channels-last otherwise. */
 static prior_tensor *bf16_operand(const char *op, prior_tensor *x, const prior_tensor *w, const prior_conv2d_params *p,
                                   int with_bias) {
-  int pointwise = !with_bias && w->shape[2] == 1 && w->shape[3] == 1 && p->stride[0] == 1 && p->stride[1] == 1 &&
-                  p->pad[0] == 0 && p->pad[1] == 0 && p->groups == 1;
-  return pointwise ? prior_op_bf16_copy(x) : channels_last_bf16(op, x);
+  return !with_bias && prior_conv2d_is_pointwise(w, p) ? prior_op_bf16_copy(x) : channels_last_bf16(op, x);
 }
 
 static prior_status conv2d_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {

@@ -268,7 +268,7 @@ static prior_status check_operand(const char *op, const prior_tensor *t) {
  * map both layouts are the same memory, so either path gives the same values. */
 static int pointwise(const prior_tensor *a, const prior_tensor *b, const prior_tensor *w, const prior_conv2d_params *p,
                      int with_bias) {
-  return !with_bias && prior_conv_pointwise_geometry(w, p) && prior_conv_pointwise_operand(a) &&
+  return !with_bias && prior_conv2d_is_pointwise(w, p) && prior_conv_pointwise_operand(a) &&
          (!b || prior_conv_pointwise_operand(b));
 }
 

@@ -99,11 +99,6 @@ int prior_conv_pointwise_operand(const prior_tensor *t) {
   return t->dtype == PRIOR_BF16 && t->ndim == 4 && prior_tensor_is_contiguous(t);
 }
 
-int prior_conv_pointwise_geometry(const prior_tensor *w, const prior_conv2d_params *p) {
-  return w->shape[2] == 1 && w->shape[3] == 1 && p->stride[0] == 1 && p->stride[1] == 1 && p->pad[0] == 0 &&
-         p->pad[1] == 0 && p->groups == 1;
-}
-
 prior_status prior_conv_pointwise_forward(prior_tensor *out, const prior_tensor *x, const prior_tensor *w) {
   void *ptrs[3] = {prior_tensor_data(w), prior_tensor_data(x), prior_tensor_data(out)};
   return run(PW_FWD, x->shape[0], x->shape[1], w->shape[0], x->shape[2] * x->shape[3], ptrs);

@@ -1,13 +1,11 @@
 /* Internal: 1x1 convolutions under CPU autocast as matrix products over NCHW (conv_pointwise.c). Used by the
  * CPU conv2d kernels when the op hands x and the output gradient over as contiguous NCHW bf16 copies, which
- * it does exactly for the convolutions prior_conv_pointwise_geometry accepts and that have no bias. */
+ * it does exactly for the convolutions prior_conv2d_is_pointwise accepts (kernels_dense.h) that have no bias. */
 #ifndef PRIOR_BACKEND_CPU_CONV_POINTWISE_H
 #define PRIOR_BACKEND_CPU_CONV_POINTWISE_H
 
 #include "backend/kernels_dense.h"
 
-/* A 1 x 1 kernel, stride 1, no padding, one group (dilation does not matter for a 1 x 1 kernel). */
-int prior_conv_pointwise_geometry(const prior_tensor *w, const prior_conv2d_params *p);
 /* Whether t is such an operand: bf16, 4-D, contiguous NCHW. */
 int prior_conv_pointwise_operand(const prior_tensor *t);
 
