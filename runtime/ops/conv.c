@@ -8,6 +8,7 @@
 #include "ops/op_util.h"
 #include "prior/ops_conv.h"
 #include "prior/ops_reduce.h"
+#include "prior/ops_shape.h"
 
 static void params_to_ints(const prior_conv2d_params *p, int64_t *ints) {
   ints[0] = p->stride[0], ints[1] = p->stride[1], ints[2] = p->pad[0], ints[3] = p->pad[1];
@@ -127,6 +128,30 @@ static prior_status check_args(const char *op, prior_tensor *x, prior_tensor *w,
   return PRIOR_OK;
 }
 
+/* A strided 1x1 conv without padding reads every s-th pixel only: under CPU autocast it is the stride-1 conv of
+ * that subsampled view (a reshape and two selects, whose backward scatters the gradient back), which takes the
+ * NCHW product path instead of transposing the whole map for the AMX kernels. Maps whose sides the stride
+ * divides only (ResNet50's three downsample projections). */
+static int strided_pointwise_applies(const prior_tensor *x, const prior_tensor *w, const prior_tensor *bias,
+                                     const prior_conv2d_params *p) {
+  prior_conv2d_params unit = *p;
+  unit.stride[0] = unit.stride[1] = 1;
+  return !bias && (p->stride[0] > 1 || p->stride[1] > 1) && x->shape[2] % p->stride[0] == 0 &&
+         x->shape[3] % p->stride[1] == 0 && prior_conv2d_is_pointwise(w, &unit) && prior_op_lowers_to_bf16(x);
+}
+
+static prior_tensor *strided_pointwise(prior_tensor *x, prior_tensor *w, const prior_conv2d_params *p) {
+  int64_t sh = p->stride[0], sw = p->stride[1], h = x->shape[2], wd = x->shape[3];
+  int64_t split[6] = {x->shape[0], x->shape[1], h / sh, sh, wd / sw, sw};
+  prior_tensor *v = prior_reshape(x, 6, split);
+  prior_tensor *cols = v ? prior_select(v, 5, 0) : NULL;  /* [N, C, H/s, s, W/s] */
+  prior_tensor *sub = cols ? prior_select(cols, 3, 0) : NULL; /* [N, C, H/s, W/s] */
+  prior_tensor *out = sub ? prior_conv2d(sub, w, NULL, 1, 1, 0, 0, p->dilation[0], p->dilation[1], 1) : NULL;
+  prior_free_all(3, v, cols, sub);
+  if (!out) prior_error_context("conv2d (stride %lld x %lld as a subsampled 1x1)", (long long)sh, (long long)sw);
+  return out;
+}
+
 prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *bias, int64_t stride_h,
                            int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
                            int64_t groups) {
@@ -134,6 +159,7 @@ prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *
   prior_conv2d_params p = {{stride_h, stride_w}, {pad_h, pad_w}, {dilation_h, dilation_w}, groups};
   int64_t oh = 0, ow = 0;
   if (check_args(op, x, weight, bias, &p, &oh, &ow) != PRIOR_OK) return NULL;
+  if (strided_pointwise_applies(x, weight, bias, &p)) return strided_pointwise(x, weight, &p);
   prior_conv2d_forward_kernel k = (prior_conv2d_forward_kernel)prior_op_kernel(op, "conv2d_forward", x);
   if (!k) return NULL;
   prior_tensor *xc = prior_tensor_contiguous_raw(x), *wc = prior_tensor_contiguous_raw(weight);

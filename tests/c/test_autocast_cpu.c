@@ -249,6 +249,11 @@ static void test_conv_pointwise(void) {
              (long long)s[0][0], (long long)s[0][1], (long long)s[0][2], (long long)s[0][3]);
     check_case(label, apply_conv, &c1, 2, s, nd);
   }
+  /* stride 2: the 1x1 conv of the subsampled map when the stride divides the sides, oneDNN's otherwise */
+  conv_case c1s2 = {2, 0};
+  const int64_t even[3][4] = {{2, 8, 6, 10}, {12, 8, 1, 1}}, odd[3][4] = {{2, 8, 7, 9}, {12, 8, 1, 1}};
+  check_case("conv 1x1 stride 2 without bias, even sides (subsampled NCHW products)", apply_conv, &c1s2, 2, even, nd);
+  check_case("conv 1x1 stride 2 without bias, odd sides (channels-last kernels)", apply_conv, &c1s2, 2, odd, nd);
   /* the path: under native autocast the node keeps x as a contiguous NCHW bf16 copy */
   int64_t sx[4] = {2, 8, 6, 6}, sw[4] = {4, 8, 1, 1};
   prior_tensor *x = prior_tensor_randn(4, sx, PRIOR_F32, prior_cpu()), *w = prior_tensor_randn(4, sw, PRIOR_F32, prior_cpu());
