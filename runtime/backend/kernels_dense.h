@@ -37,6 +37,13 @@ typedef prior_status (*prior_conv2d_backward_weights_kernel)(prior_tensor *gw, p
  * padding, one group and no bias takes them as contiguous NCHW bf16 instead (a flat conversion): the CPU runs it
  * as matrix products over NCHW, with no transposes at all. */
 typedef prior_status (*prior_channels_last_bf16_kernel)(prior_tensor *out, const prior_tensor *x);
+/* prior_upsample2x_conv2d under CPU autocast. "nearest2x_channels_last_bf16": out bf16 [N, C, 2H, 2W] in
+ * channels-last order, the nearest 2x up-sampling of x (contiguous f32 [N, C, H, W]) rounded to bf16.
+ * "nearest2x_backward_channels_last": gx (contiguous f32 [N, C, H, W]) the sum of each 2 x 2 block of g (f32
+ * [N, C, 2H, 2W] channels-last), in the order the "interpolate_backward" kernel sums it. The conv2d
+ * backward-data kernel writes such a channels-last f32 gx when it is given one. */
+typedef prior_status (*prior_nearest2x_channels_last_bf16_kernel)(prior_tensor *out, const prior_tensor *x);
+typedef prior_status (*prior_nearest2x_backward_channels_last_kernel)(prior_tensor *gx, const prior_tensor *g);
 /* That 1x1 rule without the bias: a 1 x 1 kernel, stride 1, no padding, one group (dilation does not matter). */
 static inline int prior_conv2d_is_pointwise(const prior_tensor *w, const prior_conv2d_params *p) {
   return w->shape[2] == 1 && w->shape[3] == 1 && p->stride[0] == 1 && p->stride[1] == 1 && p->pad[0] == 0 &&

@@ -7,6 +7,7 @@
 #include "backend/kernels_dense.h"
 #include "ops/op_util.h"
 #include "prior/ops_conv.h"
+#include "prior/ops_pool.h"
 #include "prior/ops_reduce.h"
 #include "prior/ops_shape.h"
 
@@ -43,6 +44,29 @@ static prior_tensor *bf16_operand(const char *op, prior_tensor *x, const prior_t
   return !with_bias && prior_conv2d_is_pointwise(w, p) ? prior_op_bf16_copy(x) : channels_last_bf16(op, x);
 }
 
+/* The weight and bias gradients (those the node needs) from the kept input x, the output gradient gc (f32, NCHW)
+ * and gk, gc as the kernels read it (gc itself, or its bf16 copy in x's layout). */
+static prior_status weight_and_bias_grads(prior_node *node, prior_tensor *x, prior_tensor *w, prior_tensor *gc,
+                                          prior_tensor *gk, const prior_conv2d_params *p, prior_tensor **gi) {
+  if (node->needs_grad[1]) {
+    prior_conv2d_backward_weights_kernel k =
+        (prior_conv2d_backward_weights_kernel)prior_op_kernel("conv2d backward", "conv2d_backward_weights", x);
+    gi[1] = k ? prior_tensor_empty(w->ndim, w->shape, (prior_dtype)w->dtype, w->device) : NULL;
+    if (gi[1] && node->needs_grad[2]) {
+      int64_t o = w->shape[0];
+      gi[2] = prior_tensor_empty(1, &o, (prior_dtype)w->dtype, w->device);
+    }
+    if (!gi[1] || (node->needs_grad[2] && !gi[2])) return prior_error_code();
+    return k(gi[1], gi[2], x, gk, p);
+  }
+  if (node->needs_grad[2]) {
+    int64_t dims[3] = {0, 2, 3};
+    gi[2] = prior_sum(gc, 3, dims, 0);
+    if (!gi[2]) return prior_error_code();
+  }
+  return PRIOR_OK;
+}
+
 static prior_status conv2d_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
   prior_tensor *x = node->saved[0], *w = node->saved[1];
   prior_conv2d_params p = params_from_ints(node->ints);
@@ -62,21 +86,7 @@ static prior_status conv2d_backward(prior_node *node, prior_tensor *g, prior_ten
     gi[0] = k ? prior_tensor_empty(x->ndim, x->shape, (prior_dtype)w->dtype, x->device) : NULL;
     s = gi[0] ? k(gi[0], gk, w, &p) : prior_error_code();
   }
-  if (s == PRIOR_OK && node->needs_grad[1]) {
-    prior_conv2d_backward_weights_kernel k =
-        (prior_conv2d_backward_weights_kernel)prior_op_kernel("conv2d backward", "conv2d_backward_weights", x);
-    gi[1] = k ? prior_tensor_empty(w->ndim, w->shape, (prior_dtype)w->dtype, w->device) : NULL;
-    if (gi[1] && node->needs_grad[2]) {
-      int64_t o = w->shape[0];
-      gi[2] = prior_tensor_empty(1, &o, (prior_dtype)w->dtype, w->device);
-    }
-    if (!gi[1] || (node->needs_grad[2] && !gi[2])) s = prior_error_code();
-    else s = k(gi[1], gi[2], x, gk, &p);
-  } else if (s == PRIOR_OK && node->needs_grad[2]) {
-    int64_t dims[3] = {0, 2, 3};
-    gi[2] = prior_sum(gc, 3, dims, 0);
-    if (!gi[2]) s = prior_error_code();
-  }
+  if (s == PRIOR_OK) s = weight_and_bias_grads(node, x, w, gc, gk, &p, gi);
   prior_free_all(2, gc, gk);
   return s;
 }
@@ -190,5 +200,97 @@ prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *
     }
   }
   prior_free_all(3, xc, wc, bc);
+  return out;
+}
+
+/* ---- nearest 2x up-sampling, then a convolution --------------------------------------------------------- */
+
+/* An [N, C, H, W] bf16 or f32 tensor in channels-last order, uninitialised. */
+static prior_tensor *empty_channels_last(const int64_t *shape, prior_dtype dtype, prior_device device) {
+  int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
+  int64_t strides[4] = {shape[1] * shape[2] * shape[3], 1, shape[3] * shape[1], shape[1]};
+  prior_tensor *base = prior_tensor_empty(1, &n, dtype, device);
+  prior_tensor *t = base ? prior_tensor_as_strided(base, 4, shape, strides, 0) : NULL;
+  prior_tensor_free(base);
+  return t;
+}
+
+/* saved[0] is the up-sampled input as bf16 channels-last, saved[1] the weight. */
+static prior_status upsample2x_conv2d_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
+  const char *op = "upsample2x_conv2d backward";
+  prior_tensor *xu = node->saved[0], *w = node->saved[1];
+  prior_conv2d_params p = params_from_ints(node->ints);
+  prior_tensor *gc = prior_tensor_contiguous_raw(g);
+  prior_tensor *gk = gc ? channels_last_bf16(op, gc) : NULL;
+  prior_status s = gk ? PRIOR_OK : prior_error_code();
+  if (s == PRIOR_OK && node->needs_grad[0]) { /* the data gradient stays channels-last until the 2 x 2 sums */
+    prior_conv2d_backward_data_kernel k =
+        (prior_conv2d_backward_data_kernel)prior_op_kernel(op, "conv2d_backward_data", xu);
+    prior_nearest2x_backward_channels_last_kernel kb =
+        (prior_nearest2x_backward_channels_last_kernel)prior_op_kernel(op, "nearest2x_backward_channels_last", xu);
+    prior_tensor *gxu = k && kb ? empty_channels_last(xu->shape, PRIOR_F32, xu->device) : NULL;
+    int64_t shape[4] = {xu->shape[0], xu->shape[1], xu->shape[2] / 2, xu->shape[3] / 2};
+    gi[0] = gxu ? prior_tensor_empty(4, shape, PRIOR_F32, xu->device) : NULL;
+    s = gi[0] ? k(gxu, gk, w, &p) : prior_error_code();
+    if (s == PRIOR_OK) s = kb(gi[0], gxu);
+    prior_tensor_free(gxu);
+  }
+  if (s == PRIOR_OK) s = weight_and_bias_grads(node, xu, w, gc, gk, &p, gi);
+  prior_free_all(2, gc, gk);
+  return s;
+}
+
+/* Whether the fused path applies: CPU autocast lowers x, the kernels exist, and the arguments are ones the
+ * composition accepts (it checks and reports everything else). */
+static int upsample_fused_ok(const prior_tensor *x, const prior_tensor *w, const prior_tensor *b, int64_t pad) {
+  if (!x || !w || !prior_op_lowers_to_bf16(x) || x->ndim != 4 || w->ndim != 4 || w->dtype != PRIOR_F32 ||
+      w->device.type != PRIOR_DEVICE_CPU || w->shape[1] != x->shape[1] || pad < 0 || prior_tensor_numel(x) == 0 ||
+      w->shape[0] == 0 || 2 * x->shape[2] + 2 * pad < w->shape[2] || 2 * x->shape[3] + 2 * pad < w->shape[3])
+    return 0;
+  if (b && (b->dtype != PRIOR_F32 || b->device.type != PRIOR_DEVICE_CPU || b->ndim != 1 || b->shape[0] != w->shape[0]))
+    return 0;
+  return prior_backend_supports(PRIOR_DEVICE_CPU, "nearest2x_channels_last_bf16") &&
+         prior_backend_supports(PRIOR_DEVICE_CPU, "nearest2x_backward_channels_last");
+}
+
+prior_tensor *prior_upsample2x_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *bias, int64_t pad) {
+  const char *op = "upsample2x_conv2d";
+  if (!upsample_fused_ok(x, weight, bias, pad)) {
+    if (prior_check_tensor(op, "input", x) != PRIOR_OK || prior_check_ndim(op, "input", x, 4) != PRIOR_OK) return NULL;
+    prior_tensor *up = prior_interpolate(x, 2 * x->shape[2], 2 * x->shape[3], PRIOR_INTERP_NEAREST, 0);
+    prior_tensor *out = up ? prior_conv2d(up, weight, bias, 1, 1, pad, pad, 1, 1, 1) : NULL;
+    prior_tensor_free(up);
+    return out;
+  }
+  prior_conv2d_params p = {{1, 1}, {pad, pad}, {1, 1}, 1};
+  prior_nearest2x_channels_last_bf16_kernel ku =
+      (prior_nearest2x_channels_last_bf16_kernel)prior_op_kernel(op, "nearest2x_channels_last_bf16", x);
+  prior_conv2d_forward_kernel k = (prior_conv2d_forward_kernel)prior_op_kernel(op, "conv2d_forward", x);
+  if (!ku || !k) return NULL;
+  int64_t up_shape[4] = {x->shape[0], x->shape[1], 2 * x->shape[2], 2 * x->shape[3]};
+  int64_t shape[4] = {x->shape[0], weight->shape[0], up_shape[2] + 2 * pad - weight->shape[2] + 1,
+                      up_shape[3] + 2 * pad - weight->shape[3] + 1};
+  prior_tensor *xc = prior_tensor_contiguous_raw(x), *wc = prior_tensor_contiguous_raw(weight);
+  prior_tensor *bc = bias ? prior_tensor_contiguous_raw(bias) : NULL;
+  prior_tensor *xu = xc ? empty_channels_last(up_shape, PRIOR_BF16, x->device) : NULL;
+  prior_tensor *out = xu && wc && (bc || !bias) ? prior_tensor_empty(4, shape, PRIOR_F32, x->device) : NULL;
+  if (out && (ku(xu, xc) != PRIOR_OK || k(out, xu, wc, bc, &p) != PRIOR_OK)) {
+    prior_error_context("%s", op);
+    prior_tensor_free(out);
+    out = NULL;
+  }
+  prior_tensor *inputs[3] = {x, weight, bias};
+  if (out && prior_autograd_needed(3, inputs)) {
+    prior_node *node = prior_node_new(op, upsample2x_conv2d_backward, 3, inputs);
+    if (!node || prior_node_save(node, xu) < 0 || prior_node_save(node, wc) < 0) {
+      prior_node_release(node);
+      prior_tensor_free(out);
+      out = NULL;
+    } else {
+      params_to_ints(&p, node->ints);
+      prior_node_attach(node, out);
+    }
+  }
+  prior_free_all(4, xc, wc, bc, xu);
   return out;
 }

@@ -62,11 +62,10 @@ prior_tensor *prior_ccr_image_decode(prior_ccr_image_decoder *dec, prior_tensor 
   prior_tensor *x = (masked && ctx_map) ? prior_cat(2, parts, 1) : NULL;
   prior_free_all(3, image_map, masked, ctx_map);
   for (int b = 0; b < 5 && x; b++) {
-    prior_tensor *up = prior_interpolate(x, x->shape[2] * 2, x->shape[3] * 2, PRIOR_INTERP_NEAREST, 0);
-    prior_tensor_free(x);
-    x = up;
     for (int c = 0; c < 2 && x; c++) {
-      prior_tensor *conv = prior_conv2d_layer_forward(&dec->conv[b][c], x);
+      /* each block doubles the map, then convolves: one op for the first conv (prior_upsample2x_conv2d) */
+      const prior_conv2d_layer *l = &dec->conv[b][c];
+      prior_tensor *conv = c ? prior_conv2d_layer_forward(l, x) : prior_upsample2x_conv2d(x, l->weight, l->bias, l->padding);
       prior_tensor_free(x);
       x = conv ? prior_batch_norm_layer_forward_relu(&dec->bn[b][c], conv, training) : NULL;
       prior_tensor_free(conv);

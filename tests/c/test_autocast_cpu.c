@@ -269,6 +269,78 @@ static void test_conv_pointwise(void) {
   prior_free_all(3, x, w, y);
 }
 
+/* prior_upsample2x_conv2d under autocast against interpolate + conv2d under autocast: the same bf16 operands and
+ * the same 2 x 2 sums, so the output and every gradient must agree bit for bit (with and without bias, odd
+ * channel and pixel counts, a 1 x 1 kernel); the fused node must be the one taken, and with autocast off the op is
+ * the two ops. */
+static void check_upsample_conv(const int64_t *sx, const int64_t *sw, int with_bias, int64_t pad) {
+  int64_t o = sw[0];
+  prior_tensor *in[3] = {prior_tensor_randn(4, sx, PRIOR_F32, prior_cpu()), prior_tensor_randn(4, sw, PRIOR_F32, prior_cpu()),
+                         with_bias ? prior_tensor_randn(1, &o, PRIOR_F32, prior_cpu()) : NULL};
+  prior_tensor *y[2] = {0}, *grads[2][3] = {{0}};
+  prior_tensor *r = NULL;
+  CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+  prior_empty_cache(prior_cpu()); /* the fused op, first, gets fresh blocks: none holds the answer already */
+  for (int fused = 1; fused >= 0; fused--) {
+    for (int i = 0; i < 3; i++)
+      if (in[i]) prior_tensor_set_requires_grad(in[i], 1);
+    if (fused) {
+      y[1] = prior_upsample2x_conv2d(in[0], in[1], in[2], pad);
+    } else {
+      prior_tensor *up = prior_interpolate(in[0], 2 * sx[2], 2 * sx[3], PRIOR_INTERP_NEAREST, 0);
+      y[0] = prior_conv2d(up, in[1], in[2], 1, 1, pad, pad, 1, 1, 1);
+      prior_tensor_free(up);
+    }
+    CHECK_MSG(y[fused] != NULL, "upsample2x_conv2d (fused %d): %s", fused, prior_error_message());
+    if (!y[fused]) break;
+    if (!r) r = prior_tensor_randn(y[fused]->ndim, y[fused]->shape, PRIOR_F32, prior_cpu());
+    CHECK_OK(prior_backward(y[fused], r, 0));
+    for (int i = 0; i < 3; i++)
+      if (in[i]) {
+        grads[fused][i] = prior_tensor_clone_raw(in[i]->grad);
+        prior_tensor_zero_grad(in[i]);
+      }
+  }
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  if (y[0] && y[1]) {
+    if (prior_autocast_native(prior_cpu()))
+      CHECK_MSG(y[1]->grad_fn && strcmp(y[1]->grad_fn->name, "upsample2x_conv2d") == 0, "upsample2x_conv2d: node %s",
+                y[1]->grad_fn ? y[1]->grad_fn->name : "(none)");
+    char label[96];
+    snprintf(label, sizeof label, "upsample2x_conv2d [%lld, %lld, %lld, %lld] x [%lld, %lld, %lld, %lld]%s",
+             (long long)sx[0], (long long)sx[1], (long long)sx[2], (long long)sx[3], (long long)sw[0],
+             (long long)sw[1], (long long)sw[2], (long long)sw[3], with_bias ? " + bias" : "");
+    CHECK_MSG(max_rel_diff(y[1], y[0]) == 0, "%s: output differs by %.3g", label, max_rel_diff(y[1], y[0]));
+    const char *names[3] = {"x", "weight", "bias"};
+    for (int i = 0; i < 3; i++)
+      if (grads[0][i] || grads[1][i])
+        CHECK_MSG(grads[0][i] && grads[1][i] && max_rel_diff(grads[1][i], grads[0][i]) == 0,
+                  "%s: %s gradient differs by %.3g", label, names[i],
+                  grads[0][i] && grads[1][i] ? max_rel_diff(grads[1][i], grads[0][i]) : -1.0);
+  }
+  prior_free_all(6, in[0], in[1], in[2], r, y[0], y[1]);
+  prior_free_all(6, grads[0][0], grads[0][1], grads[0][2], grads[1][0], grads[1][1], grads[1][2]);
+}
+
+static void test_upsample_conv(void) {
+  const int64_t x1[4] = {2, 16, 7, 9}, w1[4] = {8, 16, 3, 3};
+  check_upsample_conv(x1, w1, 0, 1);
+  check_upsample_conv(x1, w1, 1, 1);
+  const int64_t x2[4] = {1, 5, 6, 4}, w2[4] = {3, 5, 3, 3};
+  check_upsample_conv(x2, w2, 0, 1);
+  const int64_t x3[4] = {3, 24, 5, 5}, w3[4] = {40, 24, 1, 1};
+  check_upsample_conv(x3, w3, 1, 0);
+  const int64_t x4[4] = {2, 1, 3, 3}, w4[4] = {2, 1, 3, 3};
+  check_upsample_conv(x4, w4, 0, 1);
+  /* autocast off: the two ops (the interpolate node feeds the conv) */
+  prior_tensor *x = prior_tensor_randn(4, x1, PRIOR_F32, prior_cpu()), *w = prior_tensor_randn(4, w1, PRIOR_F32, prior_cpu());
+  prior_tensor_set_requires_grad(x, 1);
+  prior_tensor *y = prior_upsample2x_conv2d(x, w, NULL, 1);
+  CHECK_MSG(y && y->grad_fn && strcmp(y->grad_fn->name, "conv2d") == 0, "upsample2x_conv2d without autocast: node %s",
+            y && y->grad_fn ? y->grad_fn->name : "(none)");
+  prior_free_all(3, x, w, y);
+}
+
 /* The transposes that replace oneDNN's NCHW <-> NHWC reorders: every element lands where the index arithmetic
  * says, and the bf16 one rounds as prior_bf16_round (to nearest even, NaN kept, subnormals rounded, overflow to
  * infinity), both in whole 16 x 16 tiles (vector registers) and in the partial tiles at the edges. */
@@ -405,6 +477,7 @@ int main(void) {
   test_linear_bias();
   test_conv();
   test_conv_pointwise();
+  test_upsample_conv();
   test_channels_last_transposes();
   test_blocked_weight_layouts();
   test_backward_after_switch_off();

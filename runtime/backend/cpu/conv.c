@@ -120,6 +120,7 @@ enum { CONV_FWD = 1, CONV_BWD_DATA = 2, CONV_BWD_WEIGHTS = 3 };
 typedef struct conv_key {
   int64_t kind, with_bias, plain, bf16;
   int64_t src_nhwc_bf16, ddst_nhwc_bf16; /* we hand x / the output gradient over as bf16 channels-last */
+  int64_t dsrc_nhwc_f32;                 /* the data gradient is wanted in f32 channels-last */
   conv_dims d;
   int64_t stride[2], pad[2], dilation[2];
 } conv_key;
@@ -156,7 +157,7 @@ static void make_mds(conv_mds *m, const conv_key *k, int64_t for_kind) {
   dnnl_data_type_t wei_t = for_kind == CONV_BWD_WEIGHTS ? dnnl_f32 : low;
   dnnl_data_type_t dst_t = for_kind == CONV_FWD ? dnnl_f32 : low;
   if (k->src_nhwc_bf16) dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_bf16, dnnl_nhwc);
-  else dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_f32, dnnl_nchw);
+  else dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_f32, k->dsrc_nhwc_f32 ? dnnl_nhwc : dnnl_nchw);
   if (k->ddst_nhwc_bf16 && for_kind != CONV_FWD) dnnl_memory_desc_init_by_tag(&m->dst, 4, dst, dnnl_bf16, dnnl_nhwc);
   else dnnl_memory_desc_init_by_tag(&m->dst, 4, dst, dnnl_f32, dnnl_nchw);
   dnnl_memory_desc_init_by_tag(&m->bias, 1, bias, dnnl_f32, dnnl_a);
@@ -225,10 +226,10 @@ static prior_dnnl_plan *build_plan(const char *op, const conv_key *k) {
 }
 
 static prior_status run_f32(const char *op, int kind, const conv_dims *d, const prior_conv2d_params *p, int with_bias,
-                            const prior_tensor *x, const prior_tensor *g, void *const *ptrs) {
+                            const prior_tensor *x, const prior_tensor *g, int gx_channels_last, void *const *ptrs) {
   conv_key k;
   memset(&k, 0, sizeof k);
-  k.kind = kind, k.with_bias = with_bias, k.d = *d;
+  k.kind = kind, k.with_bias = with_bias, k.d = *d, k.dsrc_nhwc_f32 = gx_channels_last;
   k.src_nhwc_bf16 = x && x->dtype == PRIOR_BF16, k.ddst_nhwc_bf16 = g && g->dtype == PRIOR_BF16;
   k.bf16 = k.src_nhwc_bf16 || k.ddst_nhwc_bf16 || prior_cpu_autocast_bf16();
   k.plain = k.bf16 ? 0 : use_plain_formats(d); /* the bf16 (AMX) kernels want blocked formats */
@@ -252,12 +253,15 @@ static prior_status bad_dtype(const char *op, const prior_tensor *t) {
                          prior_dtype_name((prior_dtype)t->dtype));
 }
 
+/* [N, C, H, W] with strides {H W C, 1, W C, C} */
+static int channels_last(const prior_tensor *t) {
+  const int64_t *s = t->shape;
+  return t->strides[1] == 1 && t->strides[3] == s[1] && t->strides[2] == s[3] * s[1] && t->strides[0] == s[2] * s[3] * s[1];
+}
+
 /* x or g may come as bf16 in channels-last order (see kernels_dense.h) */
 static prior_status check_operand(const char *op, const prior_tensor *t) {
-  if (t->dtype != PRIOR_BF16) return PRIOR_OK;
-  const int64_t *s = t->shape;
-  if (t->strides[1] == 1 && t->strides[3] == s[1] && t->strides[2] == s[3] * s[1] && t->strides[0] == s[2] * s[3] * s[1])
-    return PRIOR_OK;
+  if (t->dtype != PRIOR_BF16 || channels_last(t)) return PRIOR_OK;
   return prior_error_set(PRIOR_ERR_ARGUMENT, "%s: a bf16 operand must be channels-last (or NCHW for a 1x1 conv with "
                          "stride 1, no padding, one group and no bias), got strides (%lld, %lld, %lld, %lld)",
                          op, (long long)t->strides[0], (long long)t->strides[1], (long long)t->strides[2],
@@ -286,7 +290,7 @@ static prior_status cpu_conv2d_forward(prior_tensor *out, const prior_tensor *x,
   PRIOR_TRY(check_operand("conv2d", x));
   void *ptrs[4] = {prior_tensor_data(x), prior_tensor_data(w), prior_tensor_data(out),
                    bias ? prior_tensor_data(bias) : NULL};
-  return run_f32("conv2d", CONV_FWD, &d, p, bias != NULL, x, NULL, ptrs);
+  return run_f32("conv2d", CONV_FWD, &d, p, bias != NULL, x, NULL, 0, ptrs);
 }
 
 static prior_status cpu_conv2d_backward_data(prior_tensor *gx, const prior_tensor *g, const prior_tensor *w,
@@ -299,10 +303,13 @@ static prior_status cpu_conv2d_backward_data(prior_tensor *gx, const prior_tenso
     return PRIOR_OK;
   }
   if (gx->dtype != PRIOR_F32) return bad_dtype("conv2d backward", gx);
-  if (pointwise(g, NULL, w, p, 0)) return prior_conv_pointwise_backward_data(gx, g, w);
+  int gx_channels_last = !prior_tensor_is_contiguous(gx) && channels_last(gx);
+  if (!gx_channels_last && pointwise(g, NULL, w, p, 0)) return prior_conv_pointwise_backward_data(gx, g, w);
   PRIOR_TRY(check_operand("conv2d backward", g));
+  if (!gx_channels_last && !prior_tensor_is_contiguous(gx))
+    return prior_error_set(PRIOR_ERR_ARGUMENT, "conv2d backward: the data gradient must be NCHW or channels-last");
   void *ptrs[3] = {prior_tensor_data(g), prior_tensor_data(w), prior_tensor_data(gx)};
-  return run_f32("conv2d backward", CONV_BWD_DATA, &d, p, 0, NULL, g, ptrs);
+  return run_f32("conv2d backward", CONV_BWD_DATA, &d, p, 0, NULL, g, gx_channels_last, ptrs);
 }
 
 static prior_status cpu_conv2d_backward_weights(prior_tensor *gw, prior_tensor *gb, const prior_tensor *x,
@@ -323,7 +330,7 @@ static prior_status cpu_conv2d_backward_weights(prior_tensor *gw, prior_tensor *
   PRIOR_TRY(check_operand("conv2d backward", g));
   void *ptrs[4] = {prior_tensor_data(x), prior_tensor_data(g), prior_tensor_data(gw),
                    gb ? prior_tensor_data(gb) : NULL};
-  return run_f32("conv2d backward", CONV_BWD_WEIGHTS, &d, p, gb != NULL, x, g, ptrs);
+  return run_f32("conv2d backward", CONV_BWD_WEIGHTS, &d, p, gb != NULL, x, g, 0, ptrs);
 }
 
 __attribute__((constructor)) static void register_conv_kernels(void) {
