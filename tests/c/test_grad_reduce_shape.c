@@ -101,9 +101,53 @@ static prior_tensor *apply_views(prior_tensor *const *in, void *ctx) {
   return out;
 }
 
+/* f32 sums over permuted layouts (the reduced dims outermost in memory or not, the kept ones in or out of order)
+ * equal a sequential double sum of each output's values in the reduced dims' logical order, rounded once to
+ * f32: the bits of the row-by-row path, whichever path the layout takes. */
+static void check_sum_layouts(void) {
+  const int64_t base[3] = {6, 7, 9}; /* memory order of the dense block */
+  const int64_t perms[][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {2, 1, 0}, {1, 2, 0}};
+  const int64_t dim_sets[][2] = {{0, 0}, {1, 0}, {2, 0}, {0, 1}};
+  const int n_dims[] = {1, 1, 1, 2};
+  prior_tensor *block = prior_tensor_randn(3, base, PRIOR_F32, prior_cpu());
+  for (size_t pi = 0; pi < sizeof perms / sizeof perms[0]; pi++) {
+    prior_tensor *x = prior_permute(block, 3, perms[pi]);
+    for (size_t di = 0; di < sizeof n_dims / sizeof n_dims[0]; di++) {
+      int nd = n_dims[di];
+      const int64_t *dims = dim_sets[di];
+      prior_tensor *y = prior_sum(x, nd, dims, 0);
+      CHECK_MSG(y != NULL, "sum: %s", prior_error_message());
+      if (!y) continue;
+      int reduced[3] = {0};
+      for (int i = 0; i < nd; i++) reduced[dims[i]] = 1;
+      const float *px = prior_tensor_data(x);
+      const float *py = prior_tensor_data(y);
+      int64_t out_i = 0, bad = 0, idx[3];
+      for (idx[0] = 0; idx[0] < (reduced[0] ? 1 : x->shape[0]); idx[0]++)
+        for (idx[1] = 0; idx[1] < (reduced[1] ? 1 : x->shape[1]); idx[1]++)
+          for (idx[2] = 0; idx[2] < (reduced[2] ? 1 : x->shape[2]); idx[2]++, out_i++) {
+            double acc = 0;
+            int64_t j[3];
+            for (j[0] = reduced[0] ? 0 : idx[0]; j[0] < (reduced[0] ? x->shape[0] : idx[0] + 1); j[0]++)
+              for (j[1] = reduced[1] ? 0 : idx[1]; j[1] < (reduced[1] ? x->shape[1] : idx[1] + 1); j[1]++)
+                for (j[2] = reduced[2] ? 0 : idx[2]; j[2] < (reduced[2] ? x->shape[2] : idx[2] + 1); j[2]++)
+                  acc += px[j[0] * x->strides[0] + j[1] * x->strides[1] + j[2] * x->strides[2]];
+            if ((float)acc != py[out_i]) bad++;
+          }
+      CHECK_MSG(bad == 0, "sum over dims %lld%s of permutation (%lld, %lld, %lld): %lld values differ from the "
+                "sequential sum", (long long)dims[0], nd == 2 ? " and 1" : "", (long long)perms[pi][0],
+                (long long)perms[pi][1], (long long)perms[pi][2], (long long)bad);
+      prior_tensor_free(y);
+    }
+    prior_tensor_free(x);
+  }
+  prior_tensor_free(block);
+}
+
 int main(void) {
   prior_rng_seed(2);
   check_reductions();
+  check_sum_layouts();
   int64_t shape[3] = {3, 4, 5};
   prior_tensor *x = leaf_uniform(3, shape, -1, 1), *xs = leaf_uniform_strided(3, shape, -1, 1);
   prior_tensor *in1[1] = {x}, *in2[1] = {xs};

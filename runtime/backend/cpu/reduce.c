@@ -1,5 +1,6 @@
 /* CPU reductions. The input is viewed with the kept dims first and the reduced dims last, copied to be
- * contiguous when it is not, and reduced row by row (rows in parallel; one long row split across threads). */
+ * contiguous when it is not, and reduced row by row (rows in parallel; one long row split across threads);
+ * sums whose reduced dims are outermost in memory add whole slabs instead (slab_sums). */
 #include <float.h>
 #include <math.h>
 #include <omp.h>
@@ -128,11 +129,90 @@ static void store(prior_tensor *out, int64_t i, double v) {
   }
 }
 
-/* Sum (or mean) of a contiguous [r, m] block over its r rows: a bias gradient, the commonest reduction of a
- * training step. Columns are summed in place, in blocks of doubles, instead of transposing the block so that
- * each column becomes a row. */
+/* Sums (or means) over "slabs": when the reduced dims are the outermost in memory and the kept dims a dense block
+ * of m elements (in any order), the input is r slabs of m elements and each output adds one position down the
+ * slabs. A bias gradient (a contiguous [r, m] block summed over its rows) is the commonest case of a training
+ * step; a broadcast operand's gradient laid out transposed ([B, k, n] with k contiguous, summed over B) another.
+ * Columns are summed in place, in blocks of doubles, instead of transposing the input so that each output's
+ * values become a row; the slabs are added in the reduced dims' logical order, as the row-by-row path adds them,
+ * so both give the same bits. */
 #define COLUMN_BLOCK 256
-static void column_sums(prior_tensor *out, const prior_tensor *in, int64_t r, int64_t m, int mean) {
+
+typedef struct slab_layout {
+  int64_t *offsets;                 /* r slab offsets (elements), in the reduced dims' logical order */
+  int identity;                     /* the kept block is in the output's (logical, row-major) order */
+  int n_kept;                       /* kept dims of size > 1, by decreasing stride */
+  int64_t stride[PRIOR_MAX_DIMS];   /* their strides in the input (= within the block) */
+  int64_t out_step[PRIOR_MAX_DIMS]; /* and their strides in the (row-major) output */
+} slab_layout;
+
+/* Sorts dims (indices into t) by increasing stride. */
+static void sort_by_stride(const prior_tensor *t, int *dims, int n) {
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && t->strides[dims[j]] < t->strides[dims[j - 1]]; j--) {
+      int tmp = dims[j];
+      dims[j] = dims[j - 1], dims[j - 1] = tmp;
+    }
+}
+
+/* Fills `l` (offsets: r entries, caller's) when in has that layout; 0 otherwise. */
+static int find_slab_layout(const prior_tensor *in, uint32_t mask, int64_t r, int64_t m, slab_layout *l) {
+  int kept[PRIOR_MAX_DIMS], red[PRIOR_MAX_DIMS], nk = 0, nr = 0;
+  for (int d = 0; d < in->ndim; d++) {
+    if (in->shape[d] == 1) continue;
+    if (mask & (1u << d)) red[nr++] = d;
+    else kept[nk++] = d;
+  }
+  sort_by_stride(in, kept, nk);
+  sort_by_stride(in, red, nr);
+  int64_t expect = 1;
+  for (int i = 0; i < nk; i++) {
+    if (in->strides[kept[i]] != expect) return 0;
+    expect *= in->shape[kept[i]];
+  }
+  for (int i = 0; i < nr; i++) {
+    if (in->strides[red[i]] != expect) return 0;
+    expect *= in->shape[red[i]];
+  }
+  /* the output is row-major over the kept dims in logical order */
+  int64_t step = 1, out_step_of_dim[PRIOR_MAX_DIMS];
+  for (int d = in->ndim - 1; d >= 0; d--)
+    if (!(mask & (1u << d))) out_step_of_dim[d] = step, step *= in->shape[d];
+  l->identity = 1;
+  l->n_kept = nk;
+  for (int i = 0; i < nk; i++) {
+    int d = kept[nk - 1 - i];
+    l->stride[i] = in->strides[d], l->out_step[i] = out_step_of_dim[d];
+    if (l->stride[i] != l->out_step[i]) l->identity = 0;
+  }
+  /* slab offsets: walk the reduced dims (all of them, logical order) like an odometer */
+  int64_t idx[PRIOR_MAX_DIMS] = {0}, off = 0;
+  for (int64_t j = 0; j < r; j++) {
+    l->offsets[j] = off;
+    for (int d = in->ndim - 1; d >= 0; d--) {
+      if (!(mask & (1u << d))) continue;
+      off += in->strides[d];
+      if (++idx[d] < in->shape[d]) break;
+      off -= in->strides[d] * in->shape[d];
+      idx[d] = 0;
+    }
+  }
+  (void)m;
+  return 1;
+}
+
+/* The output index of the kept block's p-th element. */
+static int64_t output_index(const slab_layout *l, int64_t p) {
+  if (l->identity) return p;
+  int64_t i = 0;
+  for (int t = 0; t < l->n_kept; t++) {
+    i += (p / l->stride[t]) * l->out_step[t];
+    p %= l->stride[t];
+  }
+  return i;
+}
+
+static void slab_sums(prior_tensor *out, const prior_tensor *in, const slab_layout *l, int64_t r, int64_t m, int mean) {
   const float *xf = in->dtype == PRIOR_F32 ? prior_tensor_data(in) : NULL;
   const double *xd = in->dtype == PRIOR_F64 ? prior_tensor_data(in) : NULL;
 #pragma omp parallel for schedule(static) if (r * m > 32768)
@@ -141,16 +221,16 @@ static void column_sums(prior_tensor *out, const prior_tensor *in, int64_t r, in
     int64_t w = m - jb < COLUMN_BLOCK ? m - jb : COLUMN_BLOCK;
     for (int64_t i = 0; i < r; i++) {
       if (xf) {
-        const float *row = xf + i * m + jb;
+        const float *row = xf + l->offsets[i] + jb;
 #pragma omp simd
         for (int64_t j = 0; j < w; j++) acc[j] += row[j];
       } else {
-        const double *row = xd + i * m + jb;
+        const double *row = xd + l->offsets[i] + jb;
 #pragma omp simd
         for (int64_t j = 0; j < w; j++) acc[j] += row[j];
       }
     }
-    for (int64_t j = 0; j < w; j++) store(out, jb + j, mean ? acc[j] / (double)r : acc[j]);
+    for (int64_t j = 0; j < w; j++) store(out, output_index(l, jb + j), mean ? acc[j] / (double)r : acc[j]);
   }
 }
 
@@ -171,13 +251,15 @@ static prior_status cpu_reduce(prior_tensor *out, prior_tensor *indices, const p
   if (r == 0 && op != PRIOR_REDUCE_SUM && op != PRIOR_REDUCE_PROD && op != PRIOR_REDUCE_NORM2)
     return prior_error_set(PRIOR_ERR_SHAPE, "reduction over an empty dimension has no %s",
                            op == PRIOR_REDUCE_MEAN ? "mean" : "maximum/minimum");
-  int leading = 1; /* the reduced dims are exactly the first ones */
-  for (int d = 0; d < in->ndim; d++)
-    if (((mask >> d) & 1u) != (d < __builtin_popcount(mask))) leading = 0;
-  if (leading && m > 1 && r > 1 && (op == PRIOR_REDUCE_SUM || op == PRIOR_REDUCE_MEAN) &&
-      (in->dtype == PRIOR_F32 || in->dtype == PRIOR_F64) && prior_tensor_is_contiguous(in)) {
-    column_sums(out, in, r, m, op == PRIOR_REDUCE_MEAN);
-    return PRIOR_OK;
+  if (m > 1 && r > 1 && (op == PRIOR_REDUCE_SUM || op == PRIOR_REDUCE_MEAN) &&
+      (in->dtype == PRIOR_F32 || in->dtype == PRIOR_F64)) {
+    slab_layout l;
+    l.offsets = malloc((size_t)r * sizeof *l.offsets);
+    if (!l.offsets) return prior_error_set(PRIOR_ERR_MEMORY, "reduce: out of memory for %lld slab offsets", (long long)r);
+    int slabs = find_slab_layout(in, mask, r, m, &l);
+    if (slabs) slab_sums(out, in, &l, r, m, op == PRIOR_REDUCE_MEAN);
+    free(l.offsets);
+    if (slabs) return PRIOR_OK;
   }
   prior_tensor *view = prior_tensor_as_strided(in, in->ndim, shape, strides, in->offset);
   if (!view) return prior_error_code();
