@@ -66,8 +66,18 @@ static double sq_dev_f64(const double *x, double mu, int64_t n) {
         const T *gr = g + r * d, *xr = x + r * d;                                                             \
         double mu = mean[r], rs = rstd[r];                                                                    \
         if (dx) {                                                                                             \
-          double sg = 0, sgx = 0;                                                                             \
-          for (int64_t k = 0; k < d; k++) {                                                                   \
+          /* eight independent partial sums (vector lanes), added in a fixed order: the same bits on any     \
+           * thread count or vector width */                                                                \
+          double sg8[8] = {0}, sgx8[8] = {0}, sg = 0, sgx = 0;                                                \
+          int64_t k = 0;                                                                                      \
+          for (; k + 8 <= d; k += 8)                                                                          \
+            for (int j = 0; j < 8; j++) {                                                                     \
+              double gw = w ? (double)gr[k + j] * w[k + j] : (double)gr[k + j];                               \
+              sg8[j] += gw;                                                                                   \
+              sgx8[j] += gw * (xr[k + j] - mu) * rs;                                                          \
+            }                                                                                                 \
+          for (int j = 0; j < 8; j++) sg += sg8[j], sgx += sgx8[j];                                           \
+          for (; k < d; k++) {                                                                                \
             double gw = w ? (double)gr[k] * w[k] : (double)gr[k];                                             \
             sg += gw;                                                                                         \
             sgx += gw * (xr[k] - mu) * rs;                                                                    \
