@@ -25,6 +25,17 @@ typedef prior_status (*prior_scaled_masked_softmax_kernel)(prior_tensor *y, cons
                                                            const prior_tensor *mask);
 typedef prior_status (*prior_scaled_softmax_backward_kernel)(prior_tensor *dx, const prior_tensor *g,
                                                              const prior_tensor *y, double scale);
+/* Those two with dropout after the softmax (attention probabilities): "scaled_masked_softmax_dropout" also
+ * writes out = y * (bit set ? keep : 0) (bits as for "dropout_apply", element i of x's rows in order), and
+ * "scaled_softmax_dropout_backward" takes g for out, applying the mask to it on the way in. The values are those
+ * of the softmax kernels and "dropout_apply" one after the other. */
+typedef prior_status (*prior_scaled_masked_softmax_dropout_kernel)(prior_tensor *y, prior_tensor *out,
+                                                                   const prior_tensor *x, double scale,
+                                                                   const prior_tensor *mask, const prior_tensor *bits,
+                                                                   double keep);
+typedef prior_status (*prior_scaled_softmax_dropout_backward_kernel)(prior_tensor *dx, const prior_tensor *g,
+                                                                     const prior_tensor *y, const prior_tensor *bits,
+                                                                     double keep, double scale);
 
 /* "layer_norm" / "layer_norm_backward": x viewed as [rows, d]; weight/bias [d] or NULL. mean and rstd [rows]
  * (x's dtype) are written by the forward and read by the backward. dweight/dbias may be NULL (not wanted). */

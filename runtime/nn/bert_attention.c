@@ -60,8 +60,8 @@ prior_tensor *prior_bert_attention_forward(const prior_bert_attention *a, prior_
   prior_tensor *kt = vh ? prior_transpose(kh, 2, 3) : NULL;
   prior_tensor *raw = kt ? prior_matmul(qh, kt) : NULL; /* [N, h, Lq, Lk] */
   double scale = 1.0 / sqrt((double)(a->hidden / a->heads));
-  prior_tensor *probs = raw ? prior_scaled_masked_softmax(raw, scale, additive_mask) : NULL; /* one pass each way */
-  prior_tensor *dropped = probs ? prior_dropout(probs, a->dropout, training) : NULL;
+  /* softmax and its dropout: one pass each way */
+  prior_tensor *dropped = raw ? prior_scaled_masked_softmax_dropout(raw, scale, additive_mask, a->dropout, training) : NULL;
   prior_tensor *ctx = dropped ? prior_matmul(dropped, vh) : NULL; /* [N, h, Lq, d] */
   prior_tensor *ctx_t = ctx ? prior_transpose(ctx, 1, 2) : NULL;
   int64_t merged_shape[3] = {n, lq, a->hidden};
@@ -70,7 +70,7 @@ prior_tensor *prior_bert_attention_forward(const prior_bert_attention *a, prior_
   prior_tensor *proj_d = proj ? prior_dropout(proj, a->dropout, training) : NULL;
   prior_tensor *residual = proj_d ? prior_add(proj_d, hidden) : NULL;
   prior_tensor *out = residual ? prior_layer_norm_layer_forward(&a->out_norm, residual) : NULL;
-  prior_free_all(15, q, k, v, qh, kh, vh, kt, raw, probs, dropped, ctx, ctx_t, merged, proj, proj_d);
+  prior_free_all(14, q, k, v, qh, kh, vh, kt, raw, dropped, ctx, ctx_t, merged, proj, proj_d);
   prior_tensor_free(residual);
   return out;
 }

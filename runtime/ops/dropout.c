@@ -32,15 +32,22 @@ static prior_status dropout_backward(prior_node *node, prior_tensor *g, prior_te
   return gi[0] ? PRIOR_OK : prior_error_code();
 }
 
-static prior_tensor *dropout_packed(const char *op, prior_tensor *x, double p) {
-  int64_t n = prior_tensor_numel(x), nbytes = (n + 7) / 8;
+prior_tensor *prior_op_dropout_bits(int64_t n, double p, double *scale) {
+  int64_t nbytes = (n + 7) / 8;
   prior_tensor *bits = prior_tensor_empty(1, &nbytes, PRIOR_U8, prior_cpu());
   if (!bits) return NULL;
   prior_rng_state st = prior_rng_get_state();
   uint64_t offset = prior_rng_reserve((uint64_t)(n + 3) / 4); /* as a bernoulli_ fill of n elements */
   prior_philox_bernoulli_bits(st.seed, offset, 1.0 - p, prior_tensor_data(bits), n);
   /* p == 1 keeps nothing: every bit is clear and the scale is irrelevant */
-  double scale = p < 1 ? 1.0 / (1.0 - p) : 0.0;
+  *scale = p < 1 ? 1.0 / (1.0 - p) : 0.0;
+  return bits;
+}
+
+static prior_tensor *dropout_packed(const char *op, prior_tensor *x, double p) {
+  double scale;
+  prior_tensor *bits = prior_op_dropout_bits(prior_tensor_numel(x), p, &scale);
+  if (!bits) return NULL;
   prior_tensor *out = apply_bits(op, x, bits, scale);
   if (out && prior_autograd_needed(1, &x)) {
     prior_node *node = prior_node_new(op, dropout_backward, 1, &x);

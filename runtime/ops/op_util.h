@@ -25,4 +25,8 @@ int prior_op_lowers_to_bf16(const prior_tensor *t);
  * so the copy is one streaming pass; a contiguous t gives a contiguous copy), broadcast dims kept broadcast. */
 prior_tensor *prior_op_bf16_copy(prior_tensor *t);
 
+/* Dropout's packed keep-mask for n elements (ops/dropout.c): a u8 tensor on the host, bit i set when element i
+ * is kept (probability 1 - p), the same draws a bernoulli_ fill of n elements makes; *scale gets 1 / (1 - p). */
+prior_tensor *prior_op_dropout_bits(int64_t n, double p, double *scale);
+
 #endif

@@ -129,3 +129,65 @@ prior_tensor *prior_scaled_masked_softmax(prior_tensor *x, double scale, prior_t
   }
   return y;
 }
+
+/* ---- with dropout after it (attention probabilities) ---------------------------------------------------- */
+
+/* saved[0] = y (the softmax), saved[1] = the keep bits; scalars: the softmax scale, the dropout scale */
+static prior_status scaled_softmax_dropout_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
+  const char *name = "scaled_masked_softmax_dropout backward";
+  prior_tensor *y = node->saved[0];
+  prior_scaled_softmax_dropout_backward_kernel k =
+      (prior_scaled_softmax_dropout_backward_kernel)prior_op_kernel(name, "scaled_softmax_dropout_backward", y);
+  prior_tensor *gc = k ? prior_tensor_contiguous_raw(g) : NULL;
+  prior_tensor *dx = gc ? prior_tensor_empty(y->ndim, y->shape, (prior_dtype)y->dtype, y->device) : NULL;
+  prior_status s = dx ? k(dx, gc, y, node->saved[1], node->scalars[1], node->scalars[0]) : prior_error_code();
+  prior_tensor_free(gc);
+  if (s != PRIOR_OK) return prior_tensor_free(dx), s;
+  gi[0] = dx;
+  return PRIOR_OK;
+}
+
+prior_tensor *prior_scaled_masked_softmax_dropout(prior_tensor *x, double scale, prior_tensor *mask, double p,
+                                                  int training) {
+  const char *name = "scaled_masked_softmax_dropout";
+  if (prior_check_floating(name, "scores", x)) return NULL;
+  if (mask && (prior_check_same_dtype(name, x, mask) || prior_check_same_device(name, x, mask))) return NULL;
+  int fused = training && p > 0 && p <= 1 && x->ndim == 4 && x->shape[3] > 0 && (!mask || !mask->requires_grad) &&
+              x->device.type == PRIOR_DEVICE_CPU && (x->dtype == PRIOR_F32 || x->dtype == PRIOR_F64) &&
+              prior_backend_supports(x->device.type, "scaled_masked_softmax_dropout") &&
+              prior_backend_supports(x->device.type, "scaled_softmax_dropout_backward");
+  if (!fused) { /* the two ops (dropout checks p and passes the probabilities through when not training) */
+    prior_tensor *probs = prior_scaled_masked_softmax(x, scale, mask);
+    prior_tensor *out = probs ? prior_dropout(probs, p, training) : NULL;
+    prior_tensor_free(probs);
+    return out;
+  }
+  prior_scaled_masked_softmax_dropout_kernel k =
+      (prior_scaled_masked_softmax_dropout_kernel)prior_op_kernel(name, "scaled_masked_softmax_dropout", x);
+  prior_tensor *mx = mask ? prior_expand(mask, 4, x->shape) : NULL; /* broadcast dims get stride 0 */
+  if (!k || (mask && !mx)) return prior_tensor_free(mx), NULL;
+  double keep = 0;
+  prior_tensor *bits = prior_op_dropout_bits(prior_tensor_numel(x), p, &keep);
+  prior_tensor *xc = bits ? prior_tensor_contiguous_raw(x) : NULL;
+  prior_tensor *y = xc ? prior_tensor_empty(4, x->shape, (prior_dtype)x->dtype, x->device) : NULL;
+  prior_tensor *out = y ? prior_tensor_empty(4, x->shape, (prior_dtype)x->dtype, x->device) : NULL;
+  prior_status s = out ? k(y, out, xc, scale, mx, bits, keep) : prior_error_code();
+  prior_free_all(2, xc, mx);
+  if (s == PRIOR_OK && prior_autograd_needed(1, &x)) {
+    prior_node *node = prior_node_new(name, scaled_softmax_dropout_backward, 1, &x);
+    if (!node || prior_node_save(node, y) < 0 || prior_node_save(node, bits) < 0) {
+      prior_node_release(node);
+      s = prior_error_code();
+    } else {
+      node->scalars[0] = scale, node->scalars[1] = keep;
+      prior_node_attach(node, out);
+    }
+  }
+  prior_free_all(2, y, bits);
+  if (s != PRIOR_OK) {
+    prior_error_context("%s", name);
+    prior_tensor_free(out);
+    return NULL;
+  }
+  return out;
+}

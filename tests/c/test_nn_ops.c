@@ -117,6 +117,72 @@ static void check_scaled_masked_softmax(void) {
   prior_free_all(4, x, bad, x4, y2);
 }
 
+/* The attention probabilities' softmax + dropout as one op: the same values, mask draws and gradients as the two
+ * ops with the same seed, bit for bit (f32 and f64, with a key mask, rows whose length is no multiple of 8 so
+ * that rows start mid-byte in the packed mask), the two ops when not training or p == 0, and an f64 gradient
+ * check (the mask redrawn from the same seed on every call). */
+typedef struct {
+  prior_tensor *mask;
+  double scale, p;
+} softmax_dropout_case;
+
+static prior_tensor *apply_softmax_dropout(prior_tensor *const *in, void *vctx) {
+  const softmax_dropout_case *c = vctx;
+  prior_rng_seed(5);
+  return prior_scaled_masked_softmax_dropout(in[0], c->scale, c->mask, c->p, 1);
+}
+
+static void check_scaled_masked_softmax_dropout(void) {
+  const int64_t shapes[2][4] = {{2, 3, 5, 7}, {2, 12, 40, 64}};
+  for (int c = 0; c < 2; c++)
+    for (int dt = 0; dt < 2; dt++)
+      for (int mk = 0; mk < 2; mk++) {
+        const int64_t *sh = shapes[c];
+        prior_dtype dtype = dt ? PRIOR_F64 : PRIOR_F32;
+        int64_t key_mask[4] = {sh[0], 1, 1, sh[3]};
+        prior_tensor *mask = mk ? prior_tensor_empty(4, key_mask, dtype, prior_cpu()) : NULL;
+        if (mask) CHECK_OK(prior_tensor_uniform_(mask, -3, 0));
+        prior_tensor *x0 = prior_tensor_empty(4, sh, dtype, prior_cpu()), *g = prior_tensor_empty(4, sh, dtype, prior_cpu());
+        CHECK_OK(prior_tensor_uniform_(x0, -4, 4));
+        CHECK_OK(prior_tensor_uniform_(g, -1, 1));
+        prior_tensor *outs[2] = {0}, *grads[2] = {0};
+        for (int way = 0; way < 2; way++) {
+          prior_tensor *x = prior_tensor_clone_raw(x0);
+          prior_tensor_set_requires_grad(x, 1);
+          prior_rng_seed(77);
+          if (way == 0) {
+            outs[0] = prior_scaled_masked_softmax_dropout(x, 0.3, mask, 0.25, 1);
+          } else {
+            prior_tensor *probs = prior_scaled_masked_softmax(x, 0.3, mask);
+            outs[1] = prior_dropout(probs, 0.25, 1);
+            prior_tensor_free(probs);
+          }
+          CHECK_OK(prior_backward(outs[way], g, 0));
+          grads[way] = prior_tensor_retain(x->grad);
+          prior_tensor_free(x);
+        }
+        CHECK_MSG(outs[0] && outs[0]->grad_fn && strcmp(outs[0]->grad_fn->name, "scaled_masked_softmax_dropout") == 0,
+                  "softmax + dropout: the fused node was not taken");
+        CHECK_MSG(max_diff_t(outs[0], outs[1]) == 0 && max_diff_t(grads[0], grads[1]) == 0,
+                  "softmax + dropout vs the two ops: shape %d dtype %d mask %d", c, dt, mk);
+        if (c == 0 && dt == 1) {
+          softmax_dropout_case sc = {mask, 0.3, 0.4};
+          prior_tensor *x = leaf_uniform(4, sh, -3, 3);
+          GRADCHECK("scaled_masked_softmax_dropout", apply_softmax_dropout, &sc, 1, &x);
+          prior_tensor_free(x);
+        }
+        prior_free_all(7, mask, x0, g, outs[0], outs[1], grads[0], grads[1]);
+      }
+  /* not training, or p == 0: the softmax itself */
+  prior_tensor *x = prior_tensor_randn(4, (int64_t[]){1, 2, 3, 4}, PRIOR_F32, prior_cpu());
+  prior_tensor *y = prior_scaled_masked_softmax(x, 0.5, NULL);
+  prior_tensor *e = prior_scaled_masked_softmax_dropout(x, 0.5, NULL, 0.1, 0);
+  prior_tensor *z = prior_scaled_masked_softmax_dropout(x, 0.5, NULL, 0.0, 1);
+  CHECK_MSG(e && z && max_diff_t(e, y) == 0 && max_diff_t(z, y) == 0, "softmax + dropout in eval / p = 0");
+  CHECK_ERR(prior_scaled_masked_softmax_dropout(x, 0.5, NULL, 1.5, 1), PRIOR_ERR_ARGUMENT, "probability");
+  prior_free_all(4, x, y, e, z);
+}
+
 static void check_softmax(void) {
   int64_t shape[3] = {3, 4, 5};
   prior_tensor *x = leaf_uniform(3, shape, -3, 3), *xs = leaf_uniform_strided(3, shape, -3, 3);
@@ -412,6 +478,7 @@ int main(void) {
   prior_rng_seed(11);
   check_softmax();
   check_scaled_masked_softmax();
+  check_scaled_masked_softmax_dropout();
   check_dropout();
   check_dropout_packed_mask();
   check_embedding();

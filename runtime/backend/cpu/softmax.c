@@ -4,6 +4,11 @@
  * accumulate in double for f32. */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "backend/cpu/vec_f32.h"
 #include "backend/kernels_nn.h"
@@ -208,10 +213,90 @@ static prior_status cpu_scaled_softmax_backward(prior_tensor *dxt, const prior_t
   return PRIOR_OK;
 }
 
+/* ---- with dropout after the softmax -------------------------------------------------------------------- */
+
+/* dst[k] = src[k] * (mask bit start + k set ? keep : 0) for k < n, bit i being bit i % 8 of byte i / 8 (the
+ * product even where dropped, as dropout_apply's). Rows that start on a byte take whole bytes of the mask as
+ * vector lane masks. */
+static inline void mask_row_float(float *dst, const float *src, const uint8_t *bits, int64_t start, int64_t n,
+                                  float keep) {
+  int64_t k = 0;
+#if defined(__AVX512F__)
+  if (start % 8 == 0) {
+    const uint8_t *b = bits + start / 8;
+    const __m512 kv = _mm512_set1_ps(keep), zv = _mm512_setzero_ps();
+    for (; k + 16 <= n; k += 16) {
+      __mmask16 m = (__mmask16)(b[k / 8] | (unsigned)b[k / 8 + 1] << 8);
+      _mm512_storeu_ps(dst + k, _mm512_mul_ps(_mm512_loadu_ps(src + k), _mm512_mask_blend_ps(m, zv, kv)));
+    }
+  }
+#endif
+  for (; k < n; k++) {
+    int64_t i = start + k;
+    dst[k] = src[k] * ((bits[i >> 3] >> (i & 7)) & 1u ? keep : 0.0f);
+  }
+}
+
+static inline void mask_row_double(double *dst, const double *src, const uint8_t *bits, int64_t start, int64_t n,
+                                   double keep) {
+  for (int64_t k = 0; k < n; k++) {
+    int64_t i = start + k;
+    dst[k] = src[k] * ((bits[i >> 3] >> (i & 7)) & 1u ? keep : 0.0);
+  }
+}
+
+static prior_status cpu_scaled_masked_softmax_dropout(prior_tensor *yt, prior_tensor *outt, const prior_tensor *xt,
+                                                      double scale, const prior_tensor *mt, const prior_tensor *bt,
+                                                      double keep) {
+  const int64_t *d = xt->shape, *ms = mt ? mt->strides : NULL;
+  int64_t n = d[3], rows = d[0] * d[1] * d[2];
+  volatile double zero = 0.0;
+  const uint8_t *bits = prior_tensor_data(bt);
+  /* each row's softmax as cpu_scaled_masked_softmax computes it, then its dropout while the row is in cache */
+#define DROPOUT_ROW(T) mask_row_##T((T *)prior_tensor_data(outt) + r * n, yr, bits, r * n, n, (T)keep)
+  if (xt->dtype == PRIOR_F32) SCALED_SOFTMAX(float, softmax_row_f32(yr, yr, n, 0); DROPOUT_ROW(float));
+  else if (xt->dtype == PRIOR_F64) SCALED_SOFTMAX(double, softmax_row_f64(yr, n); DROPOUT_ROW(double));
+  else return prior_error_set(PRIOR_ERR_DTYPE, "scaled_masked_softmax_dropout: no CPU kernel for %s",
+                              prior_dtype_name(xt->dtype));
+#undef DROPOUT_ROW
+  return PRIOR_OK;
+}
+
+/* g through the dropout (into a row buffer), then the scaled softmax backward of that row */
+static prior_status cpu_scaled_softmax_dropout_backward(prior_tensor *dxt, const prior_tensor *gt,
+                                                        const prior_tensor *yt, const prior_tensor *bt, double keep,
+                                                        double scale) {
+  int64_t n = yt->shape[yt->ndim - 1], rows = prior_tensor_numel(yt) / (n ? n : 1);
+  volatile double zero = 0.0;
+  const uint8_t *bits = prior_tensor_data(bt);
+  size_t esize = prior_dtype_size((prior_dtype)yt->dtype);
+  int nt = omp_get_max_threads();
+  char *rowbuf = malloc((size_t)nt * (size_t)(n ? n : 1) * esize);
+  if (!rowbuf) return prior_error_set(PRIOR_ERR_MEMORY, "scaled_softmax_dropout backward: out of memory for rows of %lld",
+                                      (long long)n);
+#define MASKED_G(T)                                                                      \
+  T *gm = (T *)(rowbuf + (size_t)omp_get_thread_num() * (size_t)n * sizeof(T));          \
+  mask_row_##T(gm, g + r * n, bits, r * n, n, (T)keep);
+  if (yt->dtype == PRIOR_F32)
+    SCALED_SOFTMAX_BACKWARD(float, MASKED_G(float) softmax_backward_row_f32(dr, gm, y + r * n, n, 0));
+  else if (yt->dtype == PRIOR_F64)
+    SCALED_SOFTMAX_BACKWARD(double, MASKED_G(double) softmax_backward_row_f64(dr, gm, y + r * n, n));
+#undef MASKED_G
+  free(rowbuf);
+  if (yt->dtype != PRIOR_F32 && yt->dtype != PRIOR_F64)
+    return prior_error_set(PRIOR_ERR_DTYPE, "scaled_softmax_dropout backward: no CPU kernel for %s",
+                           prior_dtype_name(yt->dtype));
+  return PRIOR_OK;
+}
+
 __attribute__((constructor)) static void register_cpu_softmax(void) {
   prior_backend_register_kernel(PRIOR_DEVICE_CPU, "scaled_masked_softmax", (prior_kernel_fn)cpu_scaled_masked_softmax);
   prior_backend_register_kernel(PRIOR_DEVICE_CPU, "scaled_softmax_backward",
                                 (prior_kernel_fn)cpu_scaled_softmax_backward);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "scaled_masked_softmax_dropout",
+                                (prior_kernel_fn)cpu_scaled_masked_softmax_dropout);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "scaled_softmax_dropout_backward",
+                                (prior_kernel_fn)cpu_scaled_softmax_dropout_backward);
   prior_backend_register_kernel(PRIOR_DEVICE_CPU, "softmax", (prior_kernel_fn)cpu_softmax);
   prior_backend_register_kernel(PRIOR_DEVICE_CPU, "softmax_backward", (prior_kernel_fn)cpu_softmax_backward);
 }

@@ -10,6 +10,10 @@ prior_tensor *prior_log_softmax(prior_tensor *x, int64_t dim);
  * values of the three ops in a row, in one pass each way where the device has the fused kernel. The mask gets
  * no gradient unless it requires one (then the ops run one by one). */
 prior_tensor *prior_scaled_masked_softmax(prior_tensor *x, double scale, prior_tensor *mask);
+/* dropout(scaled_masked_softmax(x, scale, mask), p, training): attention probabilities with dropout. On the CPU
+ * one pass each way, with the same mask draws and values as the two ops. */
+prior_tensor *prior_scaled_masked_softmax_dropout(prior_tensor *x, double scale, prior_tensor *mask, double p,
+                                                  int training);
 /* Zeroes elements with probability p and scales the rest by 1/(1-p); identity when !training or p == 0.
  * The mask comes from the global Philox stream. */
 prior_tensor *prior_dropout(prior_tensor *x, double p, int training);
