@@ -46,6 +46,10 @@ typedef enum prior_reduce_op {
 } prior_reduce_op;
 typedef prior_status (*prior_reduce_kernel)(prior_tensor *out, prior_tensor *indices, const prior_tensor *in,
                                             uint32_t reduce_mask, int op);
+/* "bf16_copy_column_sums" (CPU autocast, a linear's backward with a fused bias): g contiguous f32 [r, m] to copy
+ * (contiguous bf16 [r, m], rounded to nearest even) and its column sums to sums (f32 [m]) in one pass; the sums
+ * are the "reduce" kernel's over dim 0, bit for bit. */
+typedef prior_status (*prior_bf16_copy_column_sums_kernel)(prior_tensor *copy, prior_tensor *sums, const prior_tensor *g);
 
 /* "random_fill" (device backends only; the CPU draws on the host): fills t (any strides) in place with draw
  * number i going to element i in row-major order, drawn from Philox block offset + i/4 of `seed` exactly as

@@ -76,19 +76,37 @@ static prior_tensor *product(prior_tensor *x, prior_tensor *y, int transposed) {
   return out;
 }
 
+/* g's bf16 copy and, in the same pass, its column sums (a fused bias's gradient, *sums). */
+static prior_tensor *bias_grad_and_bf16_copy(prior_tensor *g, prior_tensor **sums) {
+  prior_bf16_copy_column_sums_kernel k =
+      (prior_bf16_copy_column_sums_kernel)prior_op_kernel("linear backward", "bf16_copy_column_sums", g);
+  prior_tensor *copy = k ? prior_tensor_empty(2, g->shape, PRIOR_BF16, g->device) : NULL;
+  *sums = copy ? prior_tensor_empty(1, &g->shape[1], PRIOR_F32, g->device) : NULL;
+  if (*sums && k(copy, *sums, g) == PRIOR_OK) return copy;
+  prior_free_all(2, copy, *sums);
+  *sums = NULL;
+  return NULL;
+}
+
 /* Each operand's gradient is laid out like the operand (ints[0], ints[1]): a weight used transposed (linear's
  * W^T) gets a gradient whose transpose is contiguous, so it reaches the parameter's .grad without a copy. */
 static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
   prior_tensor *a = node->saved[0], *b = node->saved[1];
-  if (node->n_inputs == 3 && node->needs_grad[2]) { /* a fused bias: the column sums of the f32 gradient */
-    if (!(gi[2] = prior_sum_to_shape(g, 1, &node->out_shape[1]))) return prior_error_code();
-  }
+  int bias = node->n_inputs == 3 && node->needs_grad[2];
   prior_tensor *gl = NULL; /* under autocast, the bf16 copy of g that both products read */
   if (node->needs_grad[0] && node->needs_grad[1] && (a->dtype == PRIOR_BF16 || b->dtype == PRIOR_BF16) &&
       prior_autocast_native(g->device) && g->dtype == PRIOR_F32 && g->device.type == PRIOR_DEVICE_CPU) {
-    if (!(gl = prior_op_bf16_copy(g))) return prior_error_code();
-    g = gl;
+    if (bias && g->ndim == 2 && prior_tensor_is_contiguous(g)) { /* the copy and the bias gradient in one pass */
+      if (!(gl = bias_grad_and_bf16_copy(g, &gi[2]))) return prior_error_code();
+      bias = 0;
+    } else if (!(gl = prior_op_bf16_copy(g))) {
+      return prior_error_code();
+    }
   }
+  if (bias) { /* a fused bias: the column sums of the f32 gradient */
+    if (!(gi[2] = prior_sum_to_shape(g, 1, &node->out_shape[1]))) return prior_free_all(1, gl), prior_error_code();
+  }
+  if (gl) g = gl;
   prior_status s = PRIOR_OK;
   if (node->needs_grad[0]) { /* g x b^T */
     prior_tensor *bt = mT(b);

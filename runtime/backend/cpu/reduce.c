@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "backend/kernels.h"
+#include "core/bf16.h"
 
 static double reduce_row_f64(const double *x, int64_t r, int op, int64_t *index) {
   switch (op) {
@@ -234,6 +235,30 @@ static void slab_sums(prior_tensor *out, const prior_tensor *in, const slab_layo
   }
 }
 
+/* The slab sums of a contiguous [r, m] block (identity layout) and its bf16 copy, one pass over g. */
+static prior_status cpu_bf16_copy_column_sums(prior_tensor *copy, prior_tensor *sums, const prior_tensor *g) {
+  int64_t r = g->shape[0], m = g->shape[1];
+  const float *x = prior_tensor_data(g);
+  uint16_t *c = prior_tensor_data(copy);
+  float *out = prior_tensor_data(sums);
+#pragma omp parallel for schedule(static) if (r * m > 32768)
+  for (int64_t jb = 0; jb < m; jb += COLUMN_BLOCK) {
+    double acc[COLUMN_BLOCK] = {0};
+    int64_t w = m - jb < COLUMN_BLOCK ? m - jb : COLUMN_BLOCK;
+    for (int64_t i = 0; i < r; i++) {
+      const float *row = x + i * m + jb;
+      uint16_t *crow = c + i * m + jb;
+#pragma omp simd
+      for (int64_t j = 0; j < w; j++) {
+        acc[j] += row[j];
+        crow[j] = prior_bf16_round(row[j]);
+      }
+    }
+    for (int64_t j = 0; j < w; j++) out[jb + j] = (float)acc[j];
+  }
+  return PRIOR_OK;
+}
+
 static prior_status cpu_reduce(prior_tensor *out, prior_tensor *indices, const prior_tensor *in, uint32_t mask, int op) {
   int64_t shape[PRIOR_MAX_DIMS], strides[PRIOR_MAX_DIMS];
   int k = 0;
@@ -292,4 +317,5 @@ static prior_status cpu_reduce(prior_tensor *out, prior_tensor *indices, const p
 
 __attribute__((constructor)) static void register_cpu_reduce(void) {
   prior_backend_register_kernel(PRIOR_DEVICE_CPU, "reduce", (prior_kernel_fn)cpu_reduce);
+  prior_backend_register_kernel(PRIOR_DEVICE_CPU, "bf16_copy_column_sums", (prior_kernel_fn)cpu_bf16_copy_column_sums);
 }
