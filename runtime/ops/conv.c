@@ -138,6 +138,26 @@ static prior_status check_args(const char *op, prior_tensor *x, prior_tensor *w,
   return PRIOR_OK;
 }
 
+/* Records the node of a convolution's output (when a gradient is needed): it keeps the input as the kernels read
+ * it (kept_x) and the contiguous weight, the parameters, and whether there was a bias (the layout backward
+ * converts g into depends on it). Returns out, or NULL (out freed) on failure. */
+static prior_tensor *record(const char *op, prior_backward_fn backward, prior_tensor *out, prior_tensor *x,
+                            prior_tensor *weight, prior_tensor *bias, prior_tensor *kept_x, prior_tensor *wc,
+                            const prior_conv2d_params *p) {
+  prior_tensor *inputs[3] = {x, weight, bias};
+  if (!out || !prior_autograd_needed(3, inputs)) return out;
+  prior_node *node = prior_node_new(op, backward, 3, inputs);
+  if (!node || prior_node_save(node, kept_x) < 0 || prior_node_save(node, wc) < 0) {
+    prior_node_release(node);
+    prior_tensor_free(out);
+    return NULL;
+  }
+  params_to_ints(p, node->ints);
+  node->ints[7] = bias != NULL;
+  prior_node_attach(node, out);
+  return out;
+}
+
 /* A strided 1x1 conv without padding reads every s-th pixel only: under CPU autocast it is the stride-1 conv of
  * that subsampled view (a reshape and two selects, whose backward scatters the gradient back), which takes the
  * NCHW product path instead of transposing the whole map for the AMX kernels. Maps whose sides the stride
@@ -186,19 +206,7 @@ prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *
     prior_tensor_free(out);
     out = NULL;
   }
-  prior_tensor *inputs[3] = {x, weight, bias};
-  if (out && prior_autograd_needed(3, inputs)) {
-    prior_node *node = prior_node_new(op, conv2d_backward, 3, inputs);
-    if (!node || prior_node_save(node, xc) < 0 || prior_node_save(node, wc) < 0) {
-      prior_node_release(node);
-      prior_tensor_free(out);
-      out = NULL;
-    } else {
-      params_to_ints(&p, node->ints);
-      node->ints[7] = bias != NULL; /* the layout backward converts g into depends on it */
-      prior_node_attach(node, out);
-    }
-  }
+  out = record(op, conv2d_backward, out, x, weight, bias, xc, wc, &p);
   prior_free_all(3, xc, wc, bc);
   return out;
 }
@@ -279,18 +287,7 @@ prior_tensor *prior_upsample2x_conv2d(prior_tensor *x, prior_tensor *weight, pri
     prior_tensor_free(out);
     out = NULL;
   }
-  prior_tensor *inputs[3] = {x, weight, bias};
-  if (out && prior_autograd_needed(3, inputs)) {
-    prior_node *node = prior_node_new(op, upsample2x_conv2d_backward, 3, inputs);
-    if (!node || prior_node_save(node, xu) < 0 || prior_node_save(node, wc) < 0) {
-      prior_node_release(node);
-      prior_tensor_free(out);
-      out = NULL;
-    } else {
-      params_to_ints(&p, node->ints);
-      prior_node_attach(node, out);
-    }
-  }
+  out = record(op, upsample2x_conv2d_backward, out, x, weight, bias, xu, wc, &p);
   prior_free_all(4, xc, wc, bc, xu);
   return out;
 }
