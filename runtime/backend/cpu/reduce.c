@@ -157,7 +157,7 @@ static void sort_by_stride(const prior_tensor *t, int *dims, int n) {
 }
 
 /* Fills `l` (offsets: r entries, caller's) when in has that layout; 0 otherwise. */
-static int find_slab_layout(const prior_tensor *in, uint32_t mask, int64_t r, int64_t m, slab_layout *l) {
+static int find_slab_layout(const prior_tensor *in, uint32_t mask, int64_t r, slab_layout *l) {
   int kept[PRIOR_MAX_DIMS], red[PRIOR_MAX_DIMS], nk = 0, nr = 0;
   for (int d = 0; d < in->ndim; d++) {
     if (in->shape[d] == 1) continue;
@@ -198,7 +198,6 @@ static int find_slab_layout(const prior_tensor *in, uint32_t mask, int64_t r, in
       idx[d] = 0;
     }
   }
-  (void)m;
   return 1;
 }
 
@@ -281,7 +280,7 @@ static prior_status cpu_reduce(prior_tensor *out, prior_tensor *indices, const p
     slab_layout l;
     l.offsets = malloc((size_t)r * sizeof *l.offsets);
     if (!l.offsets) return prior_error_set(PRIOR_ERR_MEMORY, "reduce: out of memory for %lld slab offsets", (long long)r);
-    int slabs = find_slab_layout(in, mask, r, m, &l);
+    int slabs = find_slab_layout(in, mask, r, &l);
     if (slabs) slab_sums(out, in, &l, r, m, op == PRIOR_REDUCE_MEAN);
     free(l.offsets);
     if (slabs) return PRIOR_OK;
