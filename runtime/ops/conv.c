@@ -21,15 +21,20 @@ static prior_conv2d_params params_from_ints(const int64_t *ints) {
   return p;
 }
 
+/* An [N, C, H, W] bf16 or f32 tensor in channels-last order, uninitialised. */
+static prior_tensor *empty_channels_last(const int64_t *shape, prior_dtype dtype, prior_device device) {
+  int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
+  int64_t strides[4] = {shape[1] * shape[2] * shape[3], 1, shape[3] * shape[1], shape[1]};
+  prior_tensor *base = prior_tensor_empty(1, &n, dtype, device);
+  prior_tensor *t = base ? prior_tensor_as_strided(base, 4, shape, strides, 0) : NULL;
+  prior_tensor_free(base);
+  return t;
+}
+
 /* x (contiguous f32 [N, C, H, W]) as bf16 in channels-last order, the layout the CPU's bf16 kernels read. */
 static prior_tensor *channels_last_bf16(const char *op, prior_tensor *x) {
   prior_channels_last_bf16_kernel k = (prior_channels_last_bf16_kernel)prior_op_kernel(op, "channels_last_bf16", x);
-  int64_t n = prior_tensor_numel(x);
-  prior_tensor *base = k ? prior_tensor_empty(1, &n, PRIOR_BF16, x->device) : NULL;
-  const int64_t *d = x->shape;
-  int64_t strides[4] = {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
-  prior_tensor *out = base ? prior_tensor_as_strided(base, 4, x->shape, strides, 0) : NULL;
-  prior_tensor_free(base);
+  prior_tensor *out = k ? empty_channels_last(x->shape, PRIOR_BF16, x->device) : NULL;
   if (out && k(out, x) != PRIOR_OK) {
     prior_tensor_free(out);
     out = NULL;
@@ -212,16 +217,6 @@ prior_tensor *prior_conv2d(prior_tensor *x, prior_tensor *weight, prior_tensor *
 }
 
 /* ---- nearest 2x up-sampling, then a convolution --------------------------------------------------------- */
-
-/* An [N, C, H, W] bf16 or f32 tensor in channels-last order, uninitialised. */
-static prior_tensor *empty_channels_last(const int64_t *shape, prior_dtype dtype, prior_device device) {
-  int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
-  int64_t strides[4] = {shape[1] * shape[2] * shape[3], 1, shape[3] * shape[1], shape[1]};
-  prior_tensor *base = prior_tensor_empty(1, &n, dtype, device);
-  prior_tensor *t = base ? prior_tensor_as_strided(base, 4, shape, strides, 0) : NULL;
-  prior_tensor_free(base);
-  return t;
-}
 
 /* saved[0] is the up-sampled input as bf16 channels-last, saved[1] the weight. */
 static prior_status upsample2x_conv2d_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {

@@ -104,6 +104,27 @@ static void check_errors(void) {
   CHECK_ERR(prior_conv2d(x32, w, NULL, 1, 1, 0, 0, 1, 1, 1), PRIOR_ERR_DTYPE, "");
   CHECK_ERR(prior_conv2d(x, NULL, NULL, 1, 1, 0, 0, 1, 1, 1), PRIOR_ERR_ARGUMENT, "weight");
   prior_free_all(7, x, w, w2, w7, b, x3, x32);
+
+  /* prior_upsample2x_conv2d: wrong arguments get the composition's messages, with autocast off and on (where the
+   * fused path declines them) */
+  int64_t ux[4] = {1, 4, 3, 3}, uw[4] = {6, 4, 3, 3}, uw2[4] = {6, 2, 3, 3}, ub[1] = {5};
+  prior_tensor *xf = prior_tensor_randn(4, ux, PRIOR_F32, prior_cpu()), *wf = prior_tensor_randn(4, uw, PRIOR_F32, prior_cpu());
+  prior_tensor *wf2 = prior_tensor_randn(4, uw2, PRIOR_F32, prior_cpu()), *bf = prior_tensor_randn(1, ub, PRIOR_F32, prior_cpu());
+  prior_tensor *xf3 = prior_tensor_randn(3, ux + 1, PRIOR_F32, prior_cpu());
+  for (int amp = 0; amp < 2; amp++) {
+    CHECK_OK(prior_autocast_set(amp, PRIOR_BF16));
+    CHECK_ERR(prior_upsample2x_conv2d(xf, wf2, NULL, 1), PRIOR_ERR_SHAPE, "4 channels");
+    CHECK_ERR(prior_upsample2x_conv2d(xf, wf, bf, 1), PRIOR_ERR_SHAPE, "bias");
+    CHECK_ERR(prior_upsample2x_conv2d(xf, wf, NULL, -1), PRIOR_ERR_ARGUMENT, "padding");
+    CHECK_ERR(prior_upsample2x_conv2d(xf3, wf, NULL, 1), PRIOR_ERR_SHAPE, "");
+    CHECK_ERR(prior_upsample2x_conv2d(xf, NULL, NULL, 1), PRIOR_ERR_ARGUMENT, "weight");
+    CHECK_ERR(prior_upsample2x_conv2d(NULL, wf, NULL, 1), PRIOR_ERR_ARGUMENT, "input");
+    prior_tensor *y = prior_upsample2x_conv2d(xf, wf, NULL, 1); /* and a valid call: [1, 6, 6, 6] */
+    CHECK_MSG(y && y->shape[1] == 6 && y->shape[2] == 6 && y->shape[3] == 6, "upsample2x_conv2d output shape");
+    prior_tensor_free(y);
+  }
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  prior_free_all(5, xf, wf, wf2, bf, xf3);
 }
 
 int main(void) {
