@@ -180,7 +180,10 @@ static void check_scaled_masked_softmax_dropout(void) {
   prior_tensor *z = prior_scaled_masked_softmax_dropout(x, 0.5, NULL, 0.0, 1);
   CHECK_MSG(e && z && max_diff_t(e, y) == 0 && max_diff_t(z, y) == 0, "softmax + dropout in eval / p = 0");
   CHECK_ERR(prior_scaled_masked_softmax_dropout(x, 0.5, NULL, 1.5, 1), PRIOR_ERR_ARGUMENT, "probability");
-  prior_free_all(4, x, y, e, z);
+  prior_tensor *m64 = prior_tensor_zeros(4, (int64_t[]){1, 1, 1, 4}, PRIOR_F64, prior_cpu());
+  CHECK_ERR(prior_scaled_masked_softmax_dropout(x, 0.5, m64, 0.1, 1), PRIOR_ERR_DTYPE, "");
+  CHECK_ERR(prior_scaled_masked_softmax_dropout(NULL, 0.5, NULL, 0.1, 1), PRIOR_ERR_ARGUMENT, "");
+  prior_free_all(5, x, y, e, z, m64);
 }
 
 static void check_softmax(void) {
