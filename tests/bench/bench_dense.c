@@ -36,22 +36,7 @@
 
 #include "backend/kernels_dense.h"
 #include "prior/prior.h"
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "bench_util.h"
 
 static prior_tensor *rand_f32(int ndim, const int64_t *shape) {
   prior_tensor *t = prior_tensor_empty(ndim, shape, PRIOR_F32, prior_cpu());

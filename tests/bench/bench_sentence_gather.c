@@ -9,24 +9,9 @@
 
 #include "prior/prior.h"
 #include "prior/prior_modules.h"
+#include "bench_util.h"
 
 enum { B = 32, L = 256, D = 768, M = 8, TOKENS = 12 };
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 typedef struct bench_ctx {
   prior_sentence_attention *att;

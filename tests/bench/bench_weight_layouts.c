@@ -11,17 +11,7 @@
 #include <time.h>
 
 #include "backend/cpu/blocked_weights.h"
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 typedef struct shape {
   int64_t o, i, k, count;
@@ -109,9 +99,7 @@ int main(int argc, char **argv) {
       double t2 = now_ms();
       if (r >= 0) ours[r] = t1 - t0, theirs[r] = t2 - t1;
     }
-    qsort(ours, (size_t)reps, sizeof(double), cmp);
-    qsort(theirs, (size_t)reps, sizeof(double), cmp);
-    double o = ours[reps / 2], t = theirs[reps / 2];
+    double o = median(ours, reps), t = median(theirs, reps);
     printf("%-34s %10.2f %10.2f %12.1f %12.1f\n", passes[p].name, o, t, bytes / (o * 1e6), bytes / (t * 1e6));
   }
   for (int64_t i = 0; i < n_weights; i++) free(plain[i]), free(blocked[i]);
