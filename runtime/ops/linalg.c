@@ -1,6 +1,8 @@
 /* Matrix products. Everything reduces to one differentiable core, [..., n, k] x [..., k, m] with equal batch
  * dims: matmul broadcasts its operands to that form with expand (whose backward sums the gradient back),
  * linear flattens the leading dims into one matrix (a single large GEMM instead of many small ones). */
+#include <stdlib.h>
+
 #include "backend/kernels_dense.h"
 #include "ops/op_util.h"
 #include "prior/amp.h"
@@ -124,12 +126,20 @@ static prior_status matmul_backward(prior_node *node, prior_tensor *g, prior_ten
   return s;
 }
 
+/* A product of two f32 operands that prior_matmul_stays_f32 keeps in f32 under autocast: no bf16 copies. */
+static int small_product(const prior_tensor *a, const prior_tensor *b) {
+  int nd = a->ndim;
+  return a->dtype == PRIOR_F32 && b->dtype == PRIOR_F32 &&
+         prior_matmul_stays_f32(a->shape[nd - 2], a->shape[nd - 1], b->shape[nd - 1]);
+}
+
 /* [..., n, k] x [..., k, m] with identical batch dims, recording autograd. With a bias (2-D products under CPU
  * autocast only, see fused_bias_ok) the bias is added to each row by the product's kernel and is the node's
  * third input. */
 static prior_tensor *matmul_core(const char *op, prior_tensor *a, prior_tensor *b, prior_tensor *bias) {
-  prior_tensor *al = prior_op_lowers_to_bf16(a) ? prior_op_bf16_copy(a) : prior_tensor_retain(a);
-  prior_tensor *bl = al && prior_op_lowers_to_bf16(b) ? prior_op_bf16_copy(b) : al ? prior_tensor_retain(b) : NULL;
+  int keep_f32 = small_product(a, b);
+  prior_tensor *al = !keep_f32 && prior_op_lowers_to_bf16(a) ? prior_op_bf16_copy(a) : prior_tensor_retain(a);
+  prior_tensor *bl = !al ? NULL : !keep_f32 && prior_op_lowers_to_bf16(b) ? prior_op_bf16_copy(b) : prior_tensor_retain(b);
   prior_tensor *out = !bl ? NULL : bias ? matmul_bias_raw(op, al, bl, bias) : matmul_raw(op, al, bl);
   prior_tensor *inputs[3] = {a, b, bias};
   int n_inputs = bias ? 3 : 2;
@@ -225,7 +235,7 @@ prior_tensor *prior_bmm(prior_tensor *a, prior_tensor *b) {
 /* Whether linear's bias can ride in the product's kernel: both operands become bf16 copies (CPU autocast), the
  * backend has the kernel, and there is a sum to add it to (k > 0). The values are those of the separate add. */
 static int fused_bias_ok(const prior_tensor *x2, const prior_tensor *wt, const prior_tensor *bias) {
-  return prior_op_lowers_to_bf16(x2) && prior_op_lowers_to_bf16(wt) && x2->shape[1] > 0 && bias->ndim == 1 &&
+  return prior_op_lowers_to_bf16(x2) && prior_op_lowers_to_bf16(wt) && !small_product(x2, wt) && x2->shape[1] > 0 && bias->ndim == 1 &&
          prior_tensor_is_contiguous(bias) && prior_backend_supports((prior_device_type)x2->device.type, "matmul_bias");
 }
 

@@ -120,6 +120,37 @@ static prior_tensor *apply_matmul(prior_tensor *const *in, void *ctx) {
   return y;
 }
 
+/* A product with a side under 16 (prior_matmul_stays_f32) stays f32 under autocast: output and gradients equal
+ * plain f32's bit for bit, whichever side is short; at 16 on every side it is bf16 again. */
+static void check_small_product(int64_t n, int64_t k, int64_t m, int want_f32) {
+  int plain = MM_PLAIN;
+  int64_t sa[2] = {n, k}, sb[2] = {k, m}, so[2] = {n, m};
+  prior_tensor *in[2] = {leaf_uniform(2, sa, -1, 1), leaf_uniform(2, sb, -1, 1)};
+  prior_tensor *r = leaf_uniform(2, so, -1, 1);
+  run_out f32 = run(apply_matmul, &plain, 2, in, r, PRIOR_F32);
+  CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+  run_out amp = run(apply_matmul, &plain, 2, in, r, PRIOR_F32);
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  double d = max_diff(&amp, &f32, 2);
+  if (want_f32 || !prior_autocast_native(prior_cpu()))
+    CHECK_MSG(d == 0, "matmul [%lld, %lld] x [%lld, %lld] under autocast: differs from f32 by %.3g, should stay f32",
+              (long long)n, (long long)k, (long long)k, (long long)m, d);
+  else
+    CHECK_MSG(d > 1e-4, "matmul [%lld, %lld] x [%lld, %lld] under autocast: equals f32 (%.3g), should be bf16",
+              (long long)n, (long long)k, (long long)k, (long long)m, d);
+  run_free(&f32);
+  run_free(&amp);
+  prior_free_all(3, in[0], in[1], r);
+}
+
+static void test_small_products(void) {
+  check_small_product(4, 300, 70, 1); /* a projection of 4 pooled vectors */
+  check_small_product(15, 70, 45, 1);
+  check_small_product(37, 8, 45, 1);
+  check_small_product(37, 70, 5, 1);
+  check_small_product(16, 16, 16, 0);
+}
+
 static void test_matmul(void) {
   int plain = MM_PLAIN, transposed = MM_TRANSPOSED, heads = MM_HEADS;
   const int64_t s2[3][4] = {{37, 70}, {70, 45}};
@@ -181,7 +212,7 @@ static void check_linear_bias_fused(int64_t n0, int64_t n1, int64_t k, int64_t m
  * separate add from an "add" node. Under autocast on a CPU with native bf16 it must be fused (otherwise the
  * bit-for-bit comparisons above would compare the separate add with itself). */
 static void check_linear_bias_path(void) {
-  int64_t sx[2] = {9, 16}, sw[2] = {5, 16}, m = 5;
+  int64_t sx[2] = {19, 16}, sw[2] = {17, 16}, m = 17;
   prior_tensor *x = prior_tensor_randn(2, sx, PRIOR_F32, prior_cpu()), *w = prior_tensor_randn(2, sw, PRIOR_F32, prior_cpu());
   prior_tensor *b = prior_tensor_randn(1, &m, PRIOR_F32, prior_cpu());
   prior_tensor_set_requires_grad(b, 1);
@@ -474,6 +505,7 @@ static void test_switch(void) {
 int main(void) {
   test_switch();
   test_matmul();
+  test_small_products();
   test_linear_bias();
   test_conv();
   test_conv_pointwise();

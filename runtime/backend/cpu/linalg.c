@@ -203,8 +203,11 @@ static prior_status cpu_matmul(prior_tensor *out, const prior_tensor *a, const p
   if (a->shape[a->ndim - 1] == 0 || nm == 0) return prior_tensor_fill_(out, 0.0);
   switch (out->dtype) {
     case PRIOR_F32: /* bf16 operands (kept by autocast for backward) take the bf16 path whatever the switch says now */
-      return prior_cpu_autocast_bf16() || a->dtype == PRIOR_BF16 || b->dtype == PRIOR_BF16 ? matmul_bf16(out, a, b, NULL)
-                                                                                           : matmul_f32(out, a, b);
+      if (a->dtype == PRIOR_BF16 || b->dtype == PRIOR_BF16) return matmul_bf16(out, a, b, NULL);
+      if (prior_cpu_autocast_bf16() && 
+          !prior_matmul_stays_f32(out->shape[out->ndim - 2], a->shape[a->ndim - 1], out->shape[out->ndim - 1]))
+        return matmul_bf16(out, a, b, NULL);
+      return matmul_f32(out, a, b);
     case PRIOR_F64: return matmul_f64(out, a, b);
     default: return prior_error_set(PRIOR_ERR_DTYPE, "matmul: CPU kernel takes f32 or f64, got %s",
                                     prior_dtype_name((prior_dtype)out->dtype));
