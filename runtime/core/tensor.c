@@ -504,6 +504,11 @@ static void fill_loop(char **p, const int64_t *s, int64_t n, void *vctx) {
   const fill_ctx *c = vctx;
   if (c->dtype == PRIOR_F32) {
     float v = (float)c->value;
+    if (s[0] == (int64_t)sizeof(float)) { /* contiguous (zeroing a gradient buffer): a vectorised loop */
+      float *q = (float *)p[0];
+      for (int64_t i = 0; i < n; i++) q[i] = v;
+      return;
+    }
     for (int64_t i = 0; i < n; i++) *(float *)(p[0] + i * s[0]) = v;
   } else {
     for (int64_t i = 0; i < n; i++) store_double(p[0] + i * s[0], c->dtype, c->value);
