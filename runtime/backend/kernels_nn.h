@@ -28,7 +28,8 @@ typedef prior_status (*prior_scaled_softmax_backward_kernel)(prior_tensor *dx, c
 /* Those two with dropout after the softmax (attention probabilities): "scaled_masked_softmax_dropout" also
  * writes out = y * (bit set ? keep : 0) (bits as for "dropout_apply", element i of x's rows in order), and
  * "scaled_softmax_dropout_backward" takes g for out, applying the mask to it on the way in. The values are those
- * of the softmax kernels and "dropout_apply" one after the other. */
+ * of the softmax kernels and "dropout_apply" one after the other. On the CPU, out may be bf16 for f32 x: those
+ * values rounded (the operand of a product under autocast). */
 typedef prior_status (*prior_scaled_masked_softmax_dropout_kernel)(prior_tensor *y, prior_tensor *out,
                                                                    const prior_tensor *x, double scale,
                                                                    const prior_tensor *mask, const prior_tensor *bits,

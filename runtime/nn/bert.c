@@ -148,7 +148,7 @@ static prior_tensor *layer_forward(const prior_bert *b, const bert_layer *l, pri
     a = c;
   }
   prior_tensor *inter = a ? prior_linear_layer_forward(&l->intermediate, a) : NULL;
-  prior_tensor *act = inter ? prior_gelu(inter) : NULL;
+  prior_tensor *act = inter ? prior_gelu_for_product(inter) : NULL; /* bf16 under autocast: only a product reads it */
   prior_tensor *o = act ? prior_linear_layer_forward(&l->output, act) : NULL;
   prior_tensor *od = o ? prior_dropout(o, b->config.hidden_dropout, training) : NULL;
   prior_tensor *res = od ? prior_add(od, a) : NULL;

@@ -52,16 +52,21 @@ prior_tensor *prior_bert_attention_forward(const prior_bert_attention *a, prior_
     return NULL;
   }
   int64_t n = hidden->shape[0], lq = hidden->shape[1];
-  prior_tensor *q = prior_linear_layer_forward(&a->query, hidden);
-  prior_tensor *k = q ? prior_linear_layer_forward(&a->key, kv_source) : NULL;
-  prior_tensor *v = k ? prior_linear_layer_forward(&a->value, kv_source) : NULL;
+  /* under autocast the projections' shared inputs are converted to bf16 once (prior_autocast_operand) */
+  prior_tensor *hb = prior_autocast_operand(hidden);
+  prior_tensor *kvb = !hb ? NULL : context ? prior_autocast_operand(context) : prior_tensor_retain(hb);
+  prior_tensor *q = kvb ? prior_linear_layer_forward(&a->query, hb) : NULL;
+  prior_tensor *k = q ? prior_linear_layer_forward(&a->key, kvb) : NULL;
+  prior_tensor *v = k ? prior_linear_layer_forward(&a->value, kvb) : NULL;
+  prior_free_all(2, hb, kvb);
   prior_tensor *qh = v ? to_heads(q, a->heads) : NULL, *kh = qh ? to_heads(k, a->heads) : NULL;
   prior_tensor *vh = kh ? to_heads(v, a->heads) : NULL;
   prior_tensor *kt = vh ? prior_transpose(kh, 2, 3) : NULL;
   prior_tensor *raw = kt ? prior_matmul(qh, kt) : NULL; /* [N, h, Lq, Lk] */
   double scale = 1.0 / sqrt((double)(a->hidden / a->heads));
   /* softmax and its dropout: one pass each way */
-  prior_tensor *dropped = raw ? prior_scaled_masked_softmax_dropout(raw, scale, additive_mask, a->dropout, training) : NULL;
+  prior_tensor *dropped =
+      raw ? prior_scaled_masked_softmax_dropout_for_product(raw, scale, additive_mask, a->dropout, training) : NULL;
   prior_tensor *ctx = dropped ? prior_matmul(dropped, vh) : NULL; /* [N, h, Lq, d] */
   prior_tensor *ctx_t = ctx ? prior_transpose(ctx, 1, 2) : NULL;
   int64_t merged_shape[3] = {n, lq, a->hidden};

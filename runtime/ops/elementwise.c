@@ -195,8 +195,9 @@ static prior_status unary_backward(prior_node *node, prior_tensor *g, prior_tens
   return gi[0] ? PRIOR_OK : prior_error_code();
 }
 
-static prior_tensor *unary(const char *name, prior_tensor *x, int op, double p0, double p1, int save) {
-  prior_tensor *y = prior_unary_raw(name, x, op, p0, p1);
+static prior_tensor *unary_to(const char *name, prior_tensor *x, int op, double p0, double p1, int save,
+                              prior_dtype dtype) {
+  prior_tensor *y = prior_unary_raw_to(name, x, op, p0, p1, dtype);
   if (!y) return NULL;
   if (prior_autograd_needed(1, &x) && prior_dtype_is_floating(y->dtype)) {
     prior_node *node = prior_node_new(name, unary_backward, 1, &x);
@@ -215,6 +216,11 @@ static prior_tensor *unary(const char *name, prior_tensor *x, int op, double p0,
     prior_node_attach(node, y);
   }
   return y;
+}
+
+static prior_tensor *unary(const char *name, prior_tensor *x, int op, double p0, double p1, int save) {
+  if (prior_check_tensor(name, "input", x) != PRIOR_OK) return NULL;
+  return unary_to(name, x, op, p0, p1, save, (prior_dtype)x->dtype);
 }
 
 prior_tensor *prior_neg(prior_tensor *x) { return unary("neg", x, PRIOR_UNARY_NEG, 0, 0, 0); }
@@ -267,6 +273,12 @@ prior_tensor *prior_relu(prior_tensor *x) {
   return unary("relu", x, PRIOR_UNARY_RELU, 0, 0, SAVE_X);
 }
 prior_tensor *prior_gelu(prior_tensor *x) { return unary("gelu", x, PRIOR_UNARY_GELU, 0, 0, SAVE_X); }
+
+prior_tensor *prior_gelu_for_product(prior_tensor *x) {
+  if (prior_check_tensor("gelu", "input", x) != PRIOR_OK) return NULL;
+  if (!prior_op_lowers_to_bf16(x)) return prior_gelu(x);
+  return unary_to("gelu", x, PRIOR_UNARY_GELU, 0, 0, SAVE_X, PRIOR_BF16); /* backward: gelu's, from x */
+}
 prior_tensor *prior_square(prior_tensor *x) { return unary("square", x, PRIOR_UNARY_SQUARE, 0, 0, SAVE_X); }
 prior_tensor *prior_sign(prior_tensor *x) { return unary("sign", x, PRIOR_UNARY_SIGN, 0, 0, 0); }
 prior_tensor *prior_pow_scalar(prior_tensor *x, double e) { return unary("pow", x, PRIOR_UNARY_POW_SCALAR, e, 0, SAVE_X); }

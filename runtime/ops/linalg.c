@@ -161,13 +161,19 @@ static prior_tensor *matmul_core(const char *op, prior_tensor *a, prior_tensor *
   return out;
 }
 
+/* Under CPU autocast an operand may already be bf16 (prior_autocast_operand, prior_gelu_for_product, ...) while
+ * the other is f32 and about to be converted: the product is the same as with two f32 operands. */
+static int autocast_pair(const prior_tensor *a, const prior_tensor *b) {
+  return (a->dtype == PRIOR_BF16 && prior_op_lowers_to_bf16(b)) || (b->dtype == PRIOR_BF16 && prior_op_lowers_to_bf16(a));
+}
+
 static prior_status check_pair(const char *op, prior_tensor *a, prior_tensor *b) {
   PRIOR_TRY(prior_check_tensor(op, "a", a));
   PRIOR_TRY(prior_check_tensor(op, "b", b));
-  PRIOR_TRY(prior_check_floating(op, "a", a));
   PRIOR_TRY(prior_check_same_device(op, a, b));
-  PRIOR_TRY(prior_check_same_dtype(op, a, b));
-  return PRIOR_OK;
+  if (autocast_pair(a, b)) return PRIOR_OK;
+  PRIOR_TRY(prior_check_floating(op, "a", a));
+  return prior_check_same_dtype(op, a, b);
 }
 
 static prior_status shape_mismatch(const char *op, const prior_tensor *a, const prior_tensor *b) {
@@ -235,14 +241,15 @@ prior_tensor *prior_bmm(prior_tensor *a, prior_tensor *b) {
 /* Whether linear's bias can ride in the product's kernel: both operands become bf16 copies (CPU autocast), the
  * backend has the kernel, and there is a sum to add it to (k > 0). The values are those of the separate add. */
 static int fused_bias_ok(const prior_tensor *x2, const prior_tensor *wt, const prior_tensor *bias) {
-  return prior_op_lowers_to_bf16(x2) && prior_op_lowers_to_bf16(wt) && !small_product(x2, wt) && x2->shape[1] > 0 && bias->ndim == 1 &&
+  return (x2->dtype == PRIOR_BF16 || prior_op_lowers_to_bf16(x2)) && prior_op_lowers_to_bf16(wt) &&
+         !small_product(x2, wt) && x2->shape[1] > 0 && bias->ndim == 1 &&
          prior_tensor_is_contiguous(bias) && prior_backend_supports((prior_device_type)x2->device.type, "matmul_bias");
 }
 
 prior_tensor *prior_linear(prior_tensor *x, prior_tensor *weight, prior_tensor *bias) {
   const char *op = "linear";
   if (check_pair(op, x, weight) != PRIOR_OK || prior_check_ndim(op, "weight", weight, 2) != PRIOR_OK) return NULL;
-  if (bias && (prior_check_tensor(op, "bias", bias) != PRIOR_OK || prior_check_same_dtype(op, x, bias) != PRIOR_OK ||
+  if (bias && (prior_check_tensor(op, "bias", bias) != PRIOR_OK || prior_check_same_dtype(op, weight, bias) != PRIOR_OK ||
                prior_check_same_device(op, x, bias) != PRIOR_OK))
     return NULL;
   char sx[96], sw[96], sb[96];
@@ -291,4 +298,25 @@ prior_tensor *prior_linear(prior_tensor *x, prior_tensor *weight, prior_tensor *
   }
   prior_free_all(2, wt, x2);
   return out;
+}
+
+/* ---- a bf16 operand shared by several products -------------------------------------------------------------- */
+
+/* The cast's gradient is the incoming one: the products' f32 gradients for the bf16 copy are those of x. */
+static prior_status autocast_operand_backward(prior_node *node, prior_tensor *g, prior_tensor **gi) {
+  (void)node;
+  gi[0] = prior_tensor_retain(g);
+  return PRIOR_OK;
+}
+
+prior_tensor *prior_autocast_operand(prior_tensor *x) {
+  if (prior_check_tensor("autocast_operand", "input", x) != PRIOR_OK) return NULL;
+  if (!prior_op_lowers_to_bf16(x)) return prior_tensor_retain(x);
+  prior_tensor *copy = prior_op_bf16_copy(x);
+  if (copy && prior_autograd_needed(1, &x)) {
+    prior_node *node = prior_node_new("autocast_operand", autocast_operand_backward, 1, &x);
+    if (!node) return prior_tensor_free(copy), NULL;
+    prior_node_attach(node, copy);
+  }
+  return copy;
 }

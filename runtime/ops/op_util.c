@@ -43,9 +43,14 @@ prior_tensor *prior_sum_to_shape(prior_tensor *g, int ndim, const int64_t *shape
 
 prior_tensor *prior_unary_raw(const char *op_name, prior_tensor *x, int op, double p0, double p1) {
   if (prior_check_tensor(op_name, "input", x) != PRIOR_OK) return NULL;
+  return prior_unary_raw_to(op_name, x, op, p0, p1, (prior_dtype)x->dtype);
+}
+
+prior_tensor *prior_unary_raw_to(const char *op_name, prior_tensor *x, int op, double p0, double p1, prior_dtype dtype) {
+  if (prior_check_tensor(op_name, "input", x) != PRIOR_OK) return NULL;
   prior_unary_kernel k = (prior_unary_kernel)prior_op_kernel(op_name, "unary", x);
   if (!k) return NULL;
-  prior_tensor *out = prior_tensor_empty(x->ndim, x->shape, (prior_dtype)x->dtype, x->device);
+  prior_tensor *out = prior_tensor_empty(x->ndim, x->shape, dtype, x->device);
   if (!out) return NULL;
   double params[2] = {p0, p1};
   if (k(out, x, op, params) != PRIOR_OK) {

@@ -14,6 +14,8 @@ prior_tensor *prior_sum_to_shape(prior_tensor *g, int ndim, const int64_t *shape
 
 /* Backends' elementwise kernels called directly (no autograd), allocating the output. */
 prior_tensor *prior_unary_raw(const char *op_name, prior_tensor *x, int op, double p0, double p1);
+/* The same with the result written in `dtype` (the CPU kernel also takes f32 in, bf16 out: f(x) rounded). */
+prior_tensor *prior_unary_raw_to(const char *op_name, prior_tensor *x, int op, double p0, double p1, prior_dtype dtype);
 prior_tensor *prior_binary_raw(const char *op_name, prior_tensor *a, prior_tensor *b, int op);
 
 /* Whether an f32 operand of a matmul or convolution is lowered to bf16 by the op itself (autocast is on and t

@@ -147,8 +147,10 @@ static prior_status scaled_softmax_dropout_backward(prior_node *node, prior_tens
   return PRIOR_OK;
 }
 
-prior_tensor *prior_scaled_masked_softmax_dropout(prior_tensor *x, double scale, prior_tensor *mask, double p,
-                                                  int training) {
+/* for_product: under CPU autocast, the dropped probabilities are written as bf16 (see
+ * prior_scaled_masked_softmax_dropout_for_product). */
+static prior_tensor *softmax_dropout(prior_tensor *x, double scale, prior_tensor *mask, double p, int training,
+                                     int for_product) {
   const char *name = "scaled_masked_softmax_dropout";
   if (prior_check_floating(name, "scores", x)) return NULL;
   if (mask && (prior_check_same_dtype(name, x, mask) || prior_check_same_device(name, x, mask))) return NULL;
@@ -170,7 +172,8 @@ prior_tensor *prior_scaled_masked_softmax_dropout(prior_tensor *x, double scale,
   prior_tensor *bits = prior_op_dropout_bits(prior_tensor_numel(x), p, &keep);
   prior_tensor *xc = bits ? prior_tensor_contiguous_raw(x) : NULL;
   prior_tensor *y = xc ? prior_tensor_empty(4, x->shape, (prior_dtype)x->dtype, x->device) : NULL;
-  prior_tensor *out = y ? prior_tensor_empty(4, x->shape, (prior_dtype)x->dtype, x->device) : NULL;
+  prior_dtype out_dtype = for_product && prior_op_lowers_to_bf16(x) ? PRIOR_BF16 : (prior_dtype)x->dtype;
+  prior_tensor *out = y ? prior_tensor_empty(4, x->shape, out_dtype, x->device) : NULL;
   prior_status s = out ? k(y, out, xc, scale, mx, bits, keep) : prior_error_code();
   prior_free_all(2, xc, mx);
   if (s == PRIOR_OK && prior_autograd_needed(1, &x)) {
@@ -190,4 +193,14 @@ prior_tensor *prior_scaled_masked_softmax_dropout(prior_tensor *x, double scale,
     return NULL;
   }
   return out;
+}
+
+prior_tensor *prior_scaled_masked_softmax_dropout(prior_tensor *x, double scale, prior_tensor *mask, double p,
+                                                  int training) {
+  return softmax_dropout(x, scale, mask, p, training, 0);
+}
+
+prior_tensor *prior_scaled_masked_softmax_dropout_for_product(prior_tensor *x, double scale, prior_tensor *mask,
+                                                              double p, int training) {
+  return softmax_dropout(x, scale, mask, p, training, 1);
 }

@@ -8,8 +8,10 @@
  * path really ran; on a CPU without native bf16 it must equal plain f32. */
 #include "backend/cpu/blocked_weights.h"
 #include "backend/cpu/channels_last.h"
+#include "core/bf16.h"
 #include "dense_util.h"
 #include "prior/amp.h"
+#include "prior/rng.h"
 
 /* Rounds every element of an f64 tensor to the nearest bf16 value (ties to even), in place. */
 static void round_to_bf16(prior_tensor *t) {
@@ -497,6 +499,124 @@ static void test_backward_after_switch_off(void) {
   prior_free_all(6, a, b, ga[0], ga[1], gb[0], gb[1]);
 }
 
+/* ---- bf16 operands made by their producers ---- */
+
+/* Ops that write a product's bf16 operand themselves under autocast (gelu_for_product, the attention
+ * probabilities' softmax + dropout, autocast_operand shared by two products) against the f32 op followed by the
+ * product's own conversion: the product's output and every leaf's gradient bit for bit, and the operand really
+ * bf16 where the CPU computes bf16 natively. */
+enum { PRODUCER_GELU, PRODUCER_SOFTMAX_DROPOUT, PRODUCER_SHARED };
+
+typedef struct producer_run {
+  prior_tensor *y, *grads[3];
+  int operand_bf16;
+} producer_run;
+
+static producer_run run_producer(int kind, int fused, prior_tensor *const *leaves, prior_tensor *r) {
+  producer_run o = {0};
+  prior_tensor *l[3];
+  for (int i = 0; i < 3; i++) {
+    l[i] = prior_tensor_clone_raw(leaves[i]);
+    prior_tensor_set_requires_grad(l[i], 1);
+  }
+  CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+  prior_tensor *operand = NULL, *y = NULL;
+  if (kind == PRODUCER_GELU) { /* x [2, 37, 40], weight [45, 40], bias [45] */
+    operand = fused ? prior_gelu_for_product(l[0]) : prior_gelu(l[0]);
+    y = prior_linear(operand, l[1], l[2]);
+  } else if (kind == PRODUCER_SOFTMAX_DROPOUT) { /* scores [2, 3, 19, 33], values [2, 3, 33, 16], unused */
+    int64_t sm[4] = {2, 1, 1, 33};
+    prior_tensor *mask = prior_tensor_zeros(4, sm, PRIOR_F32, prior_cpu());
+    for (int64_t j = 30; j < 33; j++) prior_tensor_set(mask, (int64_t[]){1, 0, 0, j}, -10000.0);
+    prior_rng_seed(7);
+    operand = fused ? prior_scaled_masked_softmax_dropout_for_product(l[0], 0.25, mask, 0.1, 1)
+                    : prior_scaled_masked_softmax_dropout(l[0], 0.25, mask, 0.1, 1);
+    y = prior_matmul(operand, l[1]);
+    prior_tensor_free(mask);
+  } else { /* x [2, 21, 40] under two projections [30, 40] (with bias [30]) and [30, 40] */
+    operand = fused ? prior_autocast_operand(l[0]) : prior_tensor_retain(l[0]);
+    prior_tensor *y1 = prior_linear(operand, l[1], l[2]), *y2 = prior_linear(operand, l[1], NULL);
+    y = prior_sub(y1, y2);
+    prior_free_all(2, y1, y2);
+  }
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  CHECK_MSG(y != NULL, "producer %d: forward failed: %s", kind, prior_error_message());
+  if (y) CHECK_OK(prior_backward(y, r, 0));
+  o.y = y;
+  o.operand_bf16 = operand && operand->dtype == PRIOR_BF16;
+  for (int i = 0; i < 3; i++) o.grads[i] = l[i]->grad ? prior_tensor_clone_raw(l[i]->grad) : NULL;
+  prior_free_all(4, operand, l[0], l[1], l[2]);
+  return o;
+}
+
+static void check_producer(int kind, const char *label, const int64_t (*shapes)[4], const int *ndims,
+                           const int64_t *out_shape, int out_ndim) {
+  prior_tensor *leaves[3];
+  for (int i = 0; i < 3; i++) leaves[i] = leaf_uniform(ndims[i], shapes[i], -2, 2);
+  prior_tensor *r64 = leaf_uniform(out_ndim, out_shape, -1, 1);
+  prior_tensor *r = prior_tensor_to_dtype_raw(r64, PRIOR_F32);
+  prior_tensor *l32[3];
+  for (int i = 0; i < 3; i++) l32[i] = prior_tensor_to_dtype_raw(leaves[i], PRIOR_F32);
+  producer_run plain = run_producer(kind, 0, l32, r), fused = run_producer(kind, 1, l32, r);
+  CHECK_MSG(!plain.operand_bf16, "%s: the plain op gave a bf16 operand", label);
+  CHECK_MSG(fused.operand_bf16 == prior_autocast_native(prior_cpu()), "%s: operand bf16 %d, native bf16 %d", label,
+            fused.operand_bf16, prior_autocast_native(prior_cpu()));
+  if (plain.y && fused.y)
+    CHECK_MSG(max_rel_diff(fused.y, plain.y) == 0, "%s: product differs by %.3g", label, max_rel_diff(fused.y, plain.y));
+  for (int i = 0; i < 3; i++)
+    if (plain.grads[i] || fused.grads[i])
+      CHECK_MSG(plain.grads[i] && fused.grads[i] && max_rel_diff(fused.grads[i], plain.grads[i]) == 0,
+                "%s: gradient of leaf %d differs by %.3g", label, i,
+                plain.grads[i] && fused.grads[i] ? max_rel_diff(fused.grads[i], plain.grads[i]) : INFINITY);
+  for (int i = 0; i < 3; i++) prior_free_all(4, leaves[i], l32[i], plain.grads[i], fused.grads[i]);
+  prior_free_all(4, r64, r, plain.y, fused.y);
+}
+
+static void test_operand_producers(void) {
+  const int64_t sg[3][4] = {{2, 37, 40}, {45, 40}, {45}}, og[3] = {2, 37, 45};
+  const int ndg[3] = {3, 2, 1};
+  check_producer(PRODUCER_GELU, "gelu_for_product", sg, ndg, og, 3);
+  const int64_t ss[3][4] = {{2, 3, 19, 33}, {2, 3, 33, 16}, {1}}, os[4] = {2, 3, 19, 16};
+  const int nds[3] = {4, 4, 1};
+  check_producer(PRODUCER_SOFTMAX_DROPOUT, "scaled_masked_softmax_dropout_for_product", ss, nds, os, 4);
+  const int64_t sh[3][4] = {{2, 21, 40}, {30, 40}, {30}}, oh[3] = {2, 21, 30};
+  const int ndh[3] = {3, 2, 1};
+  check_producer(PRODUCER_SHARED, "autocast_operand", sh, ndh, oh, 3);
+
+  /* a bf16 operand with an f32 one only while autocast would convert the f32 one */
+  int64_t s2[2] = {20, 20};
+  prior_tensor *a = prior_tensor_randn(2, s2, PRIOR_F32, prior_cpu()), *b = prior_tensor_randn(2, s2, PRIOR_F32, prior_cpu());
+  prior_tensor *ab = prior_tensor_to_dtype_raw(a, PRIOR_BF16), *b64 = prior_tensor_to_dtype_raw(b, PRIOR_F64);
+  CHECK(prior_matmul(ab, b) == NULL);
+  CHECK_OK(prior_autocast_set(1, PRIOR_BF16));
+  CHECK(prior_matmul(ab, b64) == NULL);
+  CHECK(prior_linear(ab, b, b64) == NULL); /* the bias must be the weight's dtype */
+  prior_tensor *ok = prior_matmul(ab, b);
+  CHECK_OK(prior_autocast_set(0, PRIOR_BF16));
+  CHECK_MSG(ok != NULL && ok->dtype == PRIOR_F32, "bf16 x f32 under autocast: %s", ok ? "not f32" : prior_error_message());
+  prior_free_all(5, a, b, ab, b64, ok);
+}
+
+/* The sixteen-lane rounding (core/bf16.h) against the scalar one: every high half with low halves at and around
+ * the rounding tie, zero and all ones (ties to even, carries into the exponent, Inf, NaN payloads, denormals). */
+static void test_bf16_round16(void) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+  const uint32_t lows[8] = {0x0000, 0x0001, 0x7fff, 0x8000, 0x8001, 0xffff, 0x4000, 0xc000};
+  int64_t wrong = 0;
+  for (uint32_t hi = 0; hi < 0x10000; hi += 2) {
+    float in[16];
+    uint16_t out[16];
+    for (int lane = 0; lane < 16; lane++) {
+      uint32_t u = ((hi + (uint32_t)(lane >> 3)) << 16) | lows[lane & 7];
+      memcpy(&in[lane], &u, 4);
+    }
+    _mm256_storeu_si256((__m256i *)out, prior_bf16_round16(_mm512_loadu_ps(in)));
+    for (int lane = 0; lane < 16; lane++) wrong += out[lane] != prior_bf16_round(in[lane]);
+  }
+  CHECK_MSG(wrong == 0, "prior_bf16_round16 differs from prior_bf16_round in %lld of 524288 values", (long long)wrong);
+#endif
+}
+
 static void test_switch(void) {
   CHECK_ERR(prior_autocast_set(1, PRIOR_F16), PRIOR_ERR_UNSUPPORTED, "only bf16");
   CHECK(prior_autocast_enabled() == 0);
@@ -504,9 +624,11 @@ static void test_switch(void) {
 
 int main(void) {
   test_switch();
+  test_bf16_round16();
   test_matmul();
   test_small_products();
   test_linear_bias();
+  test_operand_producers();
   test_conv();
   test_conv_pointwise();
   test_upsample_conv();

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "backend/cpu/vec_f32.h"
+#include "core/bf16.h"
 #include "backend/kernels.h"
 #include "core/strided.h"
 
@@ -64,6 +65,26 @@ typedef struct unary_ctx {
 DEFINE_UNARY_FLOAT(unary_f32, float, expf, logf, sqrtf, tanhf, v1perff, powf, fabsf, expm1f, log1pf)
 DEFINE_UNARY_FLOAT(unary_f64, double, exp, log, sqrt, tanh, one_plus_erf, pow, fabs, expm1, log1p)
 
+/* f32 in, bf16 out (an activation whose only consumer is a product under autocast): the f32 loop above on a
+ * block of values, each result then rounded, so the bits are those of the f32 op followed by the conversion. */
+#define BF16_OUT_BLOCK 256
+static void unary_f32_to_bf16(char **p, const int64_t *s, int64_t n, void *vctx) {
+  float block[BF16_OUT_BLOCK];
+  for (int64_t i0 = 0; i0 < n; i0 += BF16_OUT_BLOCK) {
+    int64_t m = n - i0 < BF16_OUT_BLOCK ? n - i0 : BF16_OUT_BLOCK;
+    char *q[2] = {(char *)block, p[1] + i0 * s[1]};
+    int64_t qs[2] = {(int64_t)sizeof(float), s[1]};
+    unary_f32(q, qs, m, vctx);
+    if (s[0] == (int64_t)sizeof(uint16_t)) {
+      uint16_t *o = (uint16_t *)p[0] + i0;
+#pragma omp simd
+      for (int64_t k = 0; k < m; k++) o[k] = prior_bf16_round(block[k]);
+    } else {
+      for (int64_t k = 0; k < m; k++) *(uint16_t *)(p[0] + (i0 + k) * s[0]) = prior_bf16_round(block[k]);
+    }
+  }
+}
+
 #define DEFINE_UNARY_INT(NAME, T)                                                        \
   static void NAME(char **p, const int64_t *s, int64_t n, void *vctx) {                  \
     const unary_ctx *c = vctx;                                                           \
@@ -95,9 +116,11 @@ static prior_status cpu_unary(prior_tensor *out, const prior_tensor *in, int op,
     case PRIOR_I64: fn = unary_int_supported(op) ? unary_i64 : NULL; break;
     default: break;
   }
-  if (!fn || out->dtype != in->dtype)
-    return prior_error_set(PRIOR_ERR_DTYPE, "unary op %d is not implemented for dtype %s on cpu", op,
-                           prior_dtype_name(in->dtype));
+  if (fn == unary_f32 && out->dtype == PRIOR_BF16) fn = unary_f32_to_bf16;
+  else if (out->dtype != in->dtype) fn = NULL;
+  if (!fn)
+    return prior_error_set(PRIOR_ERR_DTYPE, "unary op %d is not implemented for %s -> %s on cpu", op,
+                           prior_dtype_name(in->dtype), prior_dtype_name(out->dtype));
   unary_ctx ctx = {op, params ? params[0] : 0, params ? params[1] : 0};
   prior_tensor *ops[2] = {out, (prior_tensor *)in};
   prior_strided it;

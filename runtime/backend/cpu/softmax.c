@@ -11,6 +11,7 @@
 #endif
 
 #include "backend/cpu/vec_f32.h"
+#include "core/bf16.h"
 #include "backend/kernels_nn.h"
 #include "prior/device.h"
 
@@ -245,6 +246,28 @@ static inline void mask_row_double(double *dst, const double *src, const uint8_t
   }
 }
 
+/* The same product rounded to bf16 (out is the operand of a product under autocast): the f32 value of
+ * mask_row_float, then prior_bf16_round. */
+static inline void mask_row_float_bf16(uint16_t *dst, const float *src, const uint8_t *bits, int64_t start, int64_t n,
+                                       float keep) {
+  int64_t k = 0;
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+  if (start % 8 == 0) {
+    const uint8_t *b = bits + start / 8;
+    const __m512 kv = _mm512_set1_ps(keep), zv = _mm512_setzero_ps();
+    for (; k + 16 <= n; k += 16) {
+      __mmask16 m = (__mmask16)(b[k / 8] | (unsigned)b[k / 8 + 1] << 8);
+      __m512 v = _mm512_mul_ps(_mm512_loadu_ps(src + k), _mm512_mask_blend_ps(m, zv, kv));
+      _mm256_storeu_si256((__m256i *)(dst + k), prior_bf16_round16(v));
+    }
+  }
+#endif
+  for (; k < n; k++) {
+    int64_t i = start + k;
+    dst[k] = prior_bf16_round(src[k] * ((bits[i >> 3] >> (i & 7)) & 1u ? keep : 0.0f));
+  }
+}
+
 static prior_status cpu_scaled_masked_softmax_dropout(prior_tensor *yt, prior_tensor *outt, const prior_tensor *xt,
                                                       double scale, const prior_tensor *mt, const prior_tensor *bt,
                                                       double keep) {
@@ -254,7 +277,13 @@ static prior_status cpu_scaled_masked_softmax_dropout(prior_tensor *yt, prior_te
   const uint8_t *bits = prior_tensor_data(bt);
   /* each row's softmax as cpu_scaled_masked_softmax computes it, then its dropout while the row is in cache */
 #define DROPOUT_ROW(T) mask_row_##T((T *)prior_tensor_data(outt) + r * n, yr, bits, r * n, n, (T)keep)
-  if (xt->dtype == PRIOR_F32) SCALED_SOFTMAX(float, softmax_row_f32(yr, yr, n, 0); DROPOUT_ROW(float));
+  if (xt->dtype == PRIOR_F32 && outt->dtype == PRIOR_BF16)
+    SCALED_SOFTMAX(float, softmax_row_f32(yr, yr, n, 0);
+                   mask_row_float_bf16((uint16_t *)prior_tensor_data(outt) + r * n, yr, bits, r * n, n, (float)keep));
+  else if (outt->dtype != xt->dtype)
+    return prior_error_set(PRIOR_ERR_DTYPE, "scaled_masked_softmax_dropout: no CPU kernel for %s -> %s",
+                           prior_dtype_name(xt->dtype), prior_dtype_name(outt->dtype));
+  else if (xt->dtype == PRIOR_F32) SCALED_SOFTMAX(float, softmax_row_f32(yr, yr, n, 0); DROPOUT_ROW(float));
   else if (xt->dtype == PRIOR_F64) SCALED_SOFTMAX(double, softmax_row_f64(yr, n); DROPOUT_ROW(double));
   else return prior_error_set(PRIOR_ERR_DTYPE, "scaled_masked_softmax_dropout: no CPU kernel for %s",
                               prior_dtype_name(xt->dtype));

@@ -39,6 +39,10 @@ prior_tensor *prior_sigmoid(prior_tensor *x);
 prior_tensor *prior_tanh(prior_tensor *x);
 prior_tensor *prior_relu(prior_tensor *x);
 prior_tensor *prior_gelu(prior_tensor *x); /* exact: x * Phi(x) with erf */
+/* GELU whose result only feeds a product (a feed-forward layer's activation): under CPU autocast it is written as
+ * the bf16 copy the product would make, one pass instead of two; the same values, and gelu's gradient. Without
+ * autocast, prior_gelu. */
+prior_tensor *prior_gelu_for_product(prior_tensor *x);
 prior_tensor *prior_square(prior_tensor *x);
 prior_tensor *prior_sign(prior_tensor *x);
 /* min or max may be NaN to leave that side open. */

@@ -12,4 +12,11 @@ prior_tensor *prior_bmm(prior_tensor *a, prior_tensor *b);
 /* x [..., in] times weight [out, in] transposed, plus bias [out] (bias may be NULL): PyTorch's F.linear. */
 prior_tensor *prior_linear(prior_tensor *x, prior_tensor *weight, prior_tensor *bias);
 
+/* Under CPU autocast (prior/amp.h) every f32 operand of a product is converted to bf16 for it. An input of several
+ * products (the hidden states under an attention's query, key and value projections) can be converted once:
+ * prior_autocast_operand(x) is that bf16 copy, differentiable (its gradient is x's), and the products above take a
+ * bf16 operand with an f32 one while autocast is on (the bias stays f32). Without autocast it returns x itself
+ * (retained). The products' values are the same either way. */
+prior_tensor *prior_autocast_operand(prior_tensor *x);
+
 #endif

@@ -14,6 +14,11 @@ prior_tensor *prior_scaled_masked_softmax(prior_tensor *x, double scale, prior_t
  * one pass each way, with the same mask draws and values as the two ops. */
 prior_tensor *prior_scaled_masked_softmax_dropout(prior_tensor *x, double scale, prior_tensor *mask, double p,
                                                   int training);
+/* The same when the probabilities only feed a product (times the values): under CPU autocast, while training with
+ * dropout, they are written as the bf16 copy the product would make (the same values, one pass fewer); otherwise
+ * f32, as above. */
+prior_tensor *prior_scaled_masked_softmax_dropout_for_product(prior_tensor *x, double scale, prior_tensor *mask,
+                                                              double p, int training);
 /* Zeroes elements with probability p and scales the rest by 1/(1-p); identity when !training or p == 0.
  * The mask comes from the global Philox stream. */
 prior_tensor *prior_dropout(prior_tensor *x, double p, int training);
