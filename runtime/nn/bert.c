@@ -1,6 +1,8 @@
 /* BERT: embeddings, post-LN transformer layers (optionally with cross-attention), pooler. */
 #include "prior/nn_bert.h"
 
+#include "nn/token_rows.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -139,6 +141,18 @@ prior_tensor *prior_bert_embed_inputs(prior_bert *b, prior_tensor *inputs_embeds
   return embed_common(b, inputs_embeds, NULL, training);
 }
 
+/* The feed-forward block on the attention's output a (consumed): LayerNorm(a + dropout(W2 gelu(W1 a))). */
+static prior_tensor *feed_forward(const prior_bert *b, const bert_layer *l, prior_tensor *a, int training) {
+  prior_tensor *inter = a ? prior_linear_layer_forward(&l->intermediate, a) : NULL;
+  prior_tensor *act = inter ? prior_gelu_for_product(inter) : NULL; /* bf16 under autocast: only a product reads it */
+  prior_tensor *o = act ? prior_linear_layer_forward(&l->output, act) : NULL;
+  prior_tensor *od = o ? prior_dropout(o, b->config.hidden_dropout, training) : NULL;
+  prior_tensor *res = od ? prior_add(od, a) : NULL;
+  prior_tensor *out = res ? prior_layer_norm_layer_forward(&l->output_norm, res) : NULL;
+  prior_free_all(6, a, inter, act, o, od, res);
+  return out;
+}
+
 static prior_tensor *layer_forward(const prior_bert *b, const bert_layer *l, prior_tensor *h, prior_tensor *self_mask,
                                    prior_tensor *enc, prior_tensor *enc_mask, int training) {
   prior_tensor *a = prior_bert_attention_forward(&l->attention, h, NULL, self_mask, training);
@@ -147,14 +161,7 @@ static prior_tensor *layer_forward(const prior_bert *b, const bert_layer *l, pri
     prior_tensor_free(a);
     a = c;
   }
-  prior_tensor *inter = a ? prior_linear_layer_forward(&l->intermediate, a) : NULL;
-  prior_tensor *act = inter ? prior_gelu_for_product(inter) : NULL; /* bf16 under autocast: only a product reads it */
-  prior_tensor *o = act ? prior_linear_layer_forward(&l->output, act) : NULL;
-  prior_tensor *od = o ? prior_dropout(o, b->config.hidden_dropout, training) : NULL;
-  prior_tensor *res = od ? prior_add(od, a) : NULL;
-  prior_tensor *out = res ? prior_layer_norm_layer_forward(&l->output_norm, res) : NULL;
-  prior_free_all(7, a, inter, act, o, od, res, NULL);
-  return out;
+  return feed_forward(b, l, a, training);
 }
 
 prior_tensor *prior_bert_layers(prior_bert *b, prior_tensor *hidden, prior_tensor *mask, int causal,
@@ -197,6 +204,35 @@ prior_tensor *prior_bert_layers(prior_bert *b, prior_tensor *hidden, prior_tenso
   }
   prior_free_all(3, ones, self_mask, enc_mask);
   return h;
+}
+
+prior_tensor *prior_bert_forward_tokens(prior_bert *b, prior_tensor *ids, prior_tensor *mask, prior_tensor *token_types,
+                                        int training) {
+  if (!b || !mask || b->config.cross_attention || ids->device.type != PRIOR_DEVICE_CPU ||
+      prior_check_ndim("bert_forward_tokens", "mask", mask, 2) != PRIOR_OK)
+    return prior_bert_forward(b, ids, mask, token_types, training, NULL);
+  prior_token_rows tokens;
+  if (prior_token_rows_init(&tokens, mask) != PRIOR_OK) return NULL;
+  if (tokens.t == tokens.n * tokens.l) { /* no padding: nothing to skip */
+    prior_token_rows_free(&tokens);
+    return prior_bert_forward(b, ids, mask, token_types, training, NULL);
+  }
+  prior_tensor *e = prior_bert_embed(b, ids, token_types, training);
+  prior_tensor *rows = e ? prior_token_rows_pack(&tokens, e) : NULL;
+  prior_tensor_free(e);
+  for (int i = 0; i < b->config.layers && rows; i++) {
+    prior_tensor *a = prior_bert_attention_forward_rows(&b->layers[i].attention, rows, &tokens, training);
+    prior_tensor_free(rows);
+    rows = a ? feed_forward(b, &b->layers[i], a, training) : NULL;
+    if (rows && prior_interrupt_check() != PRIOR_OK) {
+      prior_tensor_free(rows);
+      rows = NULL;
+    }
+  }
+  prior_tensor *out = rows ? prior_token_rows_unpack(&tokens, rows) : NULL;
+  prior_tensor_free(rows);
+  prior_token_rows_free(&tokens);
+  return out;
 }
 
 prior_tensor *prior_bert_forward(prior_bert *b, prior_tensor *ids, prior_tensor *mask, prior_tensor *token_types,

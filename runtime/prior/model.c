@@ -206,7 +206,8 @@ static prior_status encode_image(prior_model *m, prior_tensor *images, int train
 /* Projected sentence vectors [B, M, D] and mask [B, M]. */
 static prior_status encode_sentences(prior_model *m, prior_tensor *ids, prior_tensor *attention_mask,
                                      prior_tensor *sentence_index, int training, prior_tensor **sents, prior_tensor **mask) {
-  prior_tensor *h = prior_bert_forward(m->bert, ids, attention_mask, NULL, training, NULL);
+  /* only tokens inside sentences are read below, so BERT's per-token layers skip the padding */
+  prior_tensor *h = prior_bert_forward_tokens(m->bert, ids, attention_mask, NULL, training);
   /* projection first, as the reference: the same as gathering first for avg, not for max, min or attention */
   prior_tensor *hp = h ? projection_forward(&m->local_text, h) : NULL;
   int64_t count = prior_sentence_count(sentence_index);

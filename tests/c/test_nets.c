@@ -5,6 +5,7 @@
 #include "prior/nn_attention.h"
 #include "prior/nn_bert.h"
 #include "prior/nn_resnet.h"
+#include "prior/rng.h"
 
 #define FIXTURES "tests/fixtures/nets/"
 
@@ -236,10 +237,66 @@ static void test_errors(void) {
   CHECK_ERR(prior_bert_new(&bc), PRIOR_ERR_ARGUMENT, "bad config");
 }
 
+/* prior_bert_forward_tokens (the layers on the real tokens' rows) against prior_bert_forward on the fixture's
+ * padded batch: the same hidden states at real tokens, zeros at padding, and the same parameter gradients for a
+ * loss that reads only real tokens. */
+static void test_bert_tokens(void) {
+  prior_safetensors *st = NULL;
+  CHECK_OK(prior_safetensors_open(FIXTURES "bert_encoder.safetensors", &st));
+  if (!st) return;
+  prior_bert_config cfg = tiny_bert(0);
+  prior_bert *bert = prior_bert_new(&cfg);
+  prior_params *p = prior_bert_params(bert);
+  CHECK(fixture_load_params(st, p) == prior_params_count(p));
+  prior_params_set_requires_grad(p, 1);
+  prior_tensor *ids = fixture_tensor(st, "input.ids", PRIOR_I64), *mask = fixture_tensor(st, "input.mask", PRIOR_F32);
+  int64_t n = mask->shape[0], l = mask->shape[1], real = 0;
+  for (int64_t i = 0; i < n * l; i++) real += ((const float *)prior_tensor_data(mask))[i] != 0;
+  CHECK_MSG(real > 0 && real < n * l, "the fixture's batch should be padded (%lld of %lld real)", (long long)real,
+            (long long)(n * l));
+  int64_t m3[3] = {n, l, 1}, rs[3] = {n, l, cfg.hidden};
+  prior_tensor *mask3 = prior_reshape(mask, 3, m3);
+  prior_rng_seed(11);
+  prior_tensor *r = prior_tensor_randn(3, rs, PRIOR_F32, prior_cpu()); /* a loss whose gradient reaches everything */
+  prior_tensor *h[2], *grads[2][64] = {{0}};
+  int np = (int)prior_params_count(p);
+  CHECK(np <= 64);
+  for (int tokens = 0; tokens < 2; tokens++) {
+    h[tokens] = tokens ? prior_bert_forward_tokens(bert, ids, mask, NULL, 0) : prior_bert_forward(bert, ids, mask, NULL, 0, NULL);
+    CHECK_MSG(h[tokens] != NULL, "bert forward (tokens %d): %s", tokens, prior_error_message());
+    if (!h[tokens]) continue;
+    prior_tensor *masked = prior_mul(h[tokens], mask3);
+    prior_tensor *sq = prior_mul(masked, r);
+    prior_tensor *loss = prior_sum(sq, 0, NULL, 0);
+    CHECK_OK(prior_backward(loss, NULL, 0));
+    for (int i = 0; i < np; i++) {
+      prior_tensor *t = prior_params_tensor(p, i);
+      grads[tokens][i] = t->grad ? prior_tensor_clone_raw(t->grad) : NULL;
+      prior_tensor_zero_grad(t);
+    }
+    prior_free_all(3, masked, sq, loss);
+  }
+  if (h[0] && h[1]) {
+    prior_tensor *masked = prior_mul(h[0], mask3);
+    CHECK_CLOSE_TO_FIXTURE("bert at real tokens", h[1], masked, 1e-5); /* zeros at padding on both sides */
+    prior_tensor_free(masked);
+    for (int i = 0; i < np; i++) {
+      if (!grads[0][i] && !grads[1][i]) continue;
+      CHECK_MSG(grads[0][i] && grads[1][i], "parameter %d: a gradient on one side only", i);
+      if (grads[0][i] && grads[1][i]) CHECK_CLOSE_TO_FIXTURE(prior_params_name(p, i), grads[1][i], grads[0][i], 1e-4);
+    }
+  }
+  for (int i = 0; i < np; i++) prior_free_all(2, grads[0][i], grads[1][i]);
+  prior_free_all(6, ids, mask, mask3, r, h[0], h[1]);
+  prior_bert_free(bert);
+  prior_safetensors_close(st);
+}
+
 int main(void) {
   test_resnet();
   test_attention_pools();
   test_bert();
+  test_bert_tokens();
   test_errors();
   return check_summary("test_nets");
 }

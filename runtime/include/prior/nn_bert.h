@@ -45,5 +45,13 @@ prior_tensor *prior_bert_layers(prior_bert *bert, prior_tensor *hidden, prior_te
  * model has a pooler. */
 prior_tensor *prior_bert_forward(prior_bert *bert, prior_tensor *ids, prior_tensor *mask, prior_tensor *token_types,
                                  int training, prior_tensor **pooled);
+/* The last hidden state at the real tokens only (mask [N, L] nonzero), for callers that read nothing else (PRIOR's
+ * sentences): the per-token layers run on the real tokens' rows, skipping the padding (a report of 100 tokens
+ * padded to 256 costs 100 rows, not 256); the attention still sees every real token of its sequence. The values
+ * at real tokens are prior_bert_forward's (up to summation order; with dropout, from other draws of the random
+ * stream); padded positions hold zeros. Without padding, or on a device other than the CPU, it is
+ * prior_bert_forward. */
+prior_tensor *prior_bert_forward_tokens(prior_bert *bert, prior_tensor *ids, prior_tensor *mask,
+                                        prior_tensor *token_types, int training);
 
 #endif
