@@ -1,9 +1,11 @@
 /* Times one PRIOR training step (forward, backward of the stage's total loss, Adam update) at a chosen preset size.
- * usage: bench_prior_step [tiny|paper] [batch] [stage] [repeats] [f32|bf16] [fused|separate]
+ * usage: bench_prior_step [tiny|paper] [batch] [stage] [repeats] [f32|bf16] [fused|separate] [padded|full]
  * bf16: autocast (matmuls and convolutions with bf16 operands, f32 accumulation; prior/amp.h).
  * fused (the default, what scripts/pretrain.lua does without gradient clipping): each parameter's Adam update runs
  * during backward as soon as its gradient is complete, and the gradient is freed (Optimizer:backward_step);
- * separate: backward, then the updates, then zero_grad. Both give the same parameters. */
+ * separate: backward, then the updates, then zero_grad. Both give the same parameters.
+ * padded (the default): reports of 8-14 sentences padded to the length, as the PyTorch benchmark's (report_layout);
+ * full: every position a token. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,25 @@ static double now(void) {
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
+}
+
+/* Reports as tests/bench/bench_prior_step_torch.py lays them out: report b has 8 + (5b + 3) % 7 sentences, its
+ * sentence j 8 + (7b + 5j) % 13 tokens (8-20), after [CLS] and before [SEP], padded to the length; a sentence
+ * that would not fit ends the report. At the paper length (256) the four reports of a batch of 4 hold 658 tokens
+ * of 1024 positions. */
+static void report_layout(prior_tensor *mask, prior_tensor *sentence_index) {
+  int64_t batch = mask->shape[0], length = mask->shape[1];
+  int64_t *m = prior_tensor_data(mask), *s = prior_tensor_data(sentence_index);
+  for (int64_t b = 0; b < batch; b++) {
+    int64_t pos = 1, sentences = 8 + (5 * b + 3) % 7;
+    for (int64_t j = 0; j < sentences; j++) {
+      int64_t n = 8 + (7 * b + 5 * j) % 13;
+      if (pos + n >= length - 1) break;
+      for (int64_t i = pos; i < pos + n; i++) s[b * length + i] = j + 1;
+      pos += n;
+    }
+    for (int64_t i = 0; i <= pos; i++) m[b * length + i] = 1; /* [CLS] .. [SEP] */
+  }
 }
 
 /* The Adam state of the step, found by parameter address from the leaf-ready callback. */
@@ -68,6 +89,7 @@ int main(int argc, char **argv) {
   int repeats = argc > 4 ? atoi(argv[4]) : 5;
   int bf16 = argc > 5 && strcmp(argv[5], "bf16") == 0;
   int fused = !(argc > 6 && strcmp(argv[6], "separate") == 0);
+  int full_reports = argc > 7 && strcmp(argv[7], "full") == 0;
   if (bf16 && prior_autocast_set(1, PRIOR_BF16) != PRIOR_OK) {
     fprintf(stderr, "%s\n", prior_error_message());
     return 1;
@@ -91,10 +113,17 @@ int main(int argc, char **argv) {
   int64_t ishape[4] = {batch, 1, c.image_size, c.image_size}, tshape[2] = {batch, length};
   b.images = prior_tensor_randn(4, ishape, PRIOR_F32, prior_cpu());
   b.input_ids = prior_tensor_full(2, tshape, 5, PRIOR_I64, prior_cpu());
-  b.attention_mask = prior_tensor_ones(2, tshape, PRIOR_I64, prior_cpu());
-  b.sentence_index = prior_tensor_empty(2, tshape, PRIOR_I64, prior_cpu());
-  for (int64_t i = 0; i < batch * length; i++)
-    ((int64_t *)prior_tensor_data(b.sentence_index))[i] = (i % length) == 0 || (i % length) == length - 1 ? -1 : 1 + (i % length) * sentences / length;
+  b.attention_mask = prior_tensor_zeros(2, tshape, PRIOR_I64, prior_cpu());
+  b.sentence_index = prior_tensor_full(2, tshape, -1, PRIOR_I64, prior_cpu());
+  if (full_reports) { /* every position a token, six sentences */
+    for (int64_t i = 0; i < batch * length; i++) {
+      ((int64_t *)prior_tensor_data(b.attention_mask))[i] = 1;
+      ((int64_t *)prior_tensor_data(b.sentence_index))[i] =
+          (i % length) == 0 || (i % length) == length - 1 ? -1 : 1 + (i % length) * sentences / length;
+    }
+  } else {
+    report_layout(b.attention_mask, b.sentence_index);
+  }
   /* Adam state, as the reference's step includes its update */
   prior_params *params = prior_model_params(m);
   int32_t np = prior_params_count(params);
@@ -130,9 +159,11 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_SELF, &ru);
   prior_memory_stats ms;
   prior_memory_stats_get(prior_cpu(), &ms);
-  printf("prior step (%s%s, %s update): preset %s batch %lld stage %d params %.2fM: median %.3f s (first %.3f s), peak RSS %.0f MiB, "
+  int64_t tokens = 0;
+  for (int64_t i = 0; i < batch * length; i++) tokens += ((const int64_t *)prior_tensor_data(b.attention_mask))[i] != 0;
+  printf("prior step (%s%s, %s update): preset %s batch %lld stage %d params %.2fM, %lld of %lld positions tokens: median %.3f s (first %.3f s), peak RSS %.0f MiB, "
          "tensor peak %.0f MiB\n", bf16 ? "bf16 autocast" : "f32",
          bf16 && !prior_autocast_native(prior_cpu()) ? ", no native bf16: ran f32" : "", fused ? "fused" : "separate", preset, (long long)batch, stage, prior_params_numel(prior_model_params(m)) / 1e6,
-         times[1 + repeats / 2], times[0], ru.ru_maxrss / 1024.0, ms.peak_bytes_in_use / 1048576.0);
+         (long long)tokens, (long long)(batch * length), times[1 + repeats / 2], times[0], ru.ru_maxrss / 1024.0, ms.peak_bytes_in_use / 1048576.0);
   return 0;
 }

@@ -32,20 +32,21 @@ CLS, SEP, PAD = 101, 102, 0
 
 
 def make_batch(batch, length, vocab, gen):
-    """Reports of 8-14 sentences of 8-20 tokens each, cut to fill at most length tokens, padded to length."""
+    """Reports laid out as build/bench_prior_step lays them out (report_layout there): report b has
+    8 + (5b + 3) % 7 sentences, its sentence j 8 + (7b + 5j) % 13 tokens (8-20), after [CLS] and before [SEP],
+    padded to length; a sentence that would not fit ends the report. Token ids are random."""
     ids = torch.full((batch, length), PAD, dtype=torch.int64)
     mask = torch.zeros((batch, length), dtype=torch.int64)
     sidx = torch.full((batch, length), -1, dtype=torch.int64)
     for b in range(batch):
-        pos, s = 1, 0
+        pos = 1
         ids[b, 0] = CLS
-        for _ in range(int(torch.randint(8, 15, (1,), generator=gen))):
-            n = int(torch.randint(8, 21, (1,), generator=gen))
+        for j in range(8 + (5 * b + 3) % 7):
+            n = 8 + (7 * b + 5 * j) % 13
             if pos + n >= length - 1:
                 break
-            s += 1
             ids[b, pos: pos + n] = torch.randint(1000, vocab, (n,), generator=gen)
-            sidx[b, pos: pos + n] = s
+            sidx[b, pos: pos + n] = j + 1
             pos += n
         ids[b, pos] = SEP
         mask[b, : pos + 1] = 1
