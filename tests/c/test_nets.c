@@ -168,15 +168,22 @@ static prior_bert_config tiny_bert(int decoder) {
   return c;
 }
 
+/* The tiny encoder with the fixture's parameters, requiring grad. */
+static prior_bert *fixture_bert(prior_safetensors *st) {
+  prior_bert_config cfg = tiny_bert(0);
+  prior_bert *bert = prior_bert_new(&cfg);
+  prior_params *p = prior_bert_params(bert);
+  CHECK(fixture_load_params(st, p) == prior_params_count(p));
+  prior_params_set_requires_grad(p, 1);
+  return bert;
+}
+
 static void test_bert(void) {
   prior_safetensors *st = NULL;
   CHECK_OK(prior_safetensors_open(FIXTURES "bert_encoder.safetensors", &st));
   if (st) {
-    prior_bert_config cfg = tiny_bert(0);
-    prior_bert *bert = prior_bert_new(&cfg);
+    prior_bert *bert = fixture_bert(st);
     prior_params *p = prior_bert_params(bert);
-    CHECK(fixture_load_params(st, p) == prior_params_count(p));
-    prior_params_set_requires_grad(p, 1);
     prior_tensor *ids = fixture_tensor(st, "input.ids", PRIOR_I64), *mask = fixture_tensor(st, "input.mask", PRIOR_F32);
     prior_tensor *pooled = NULL;
     prior_tensor *h = prior_bert_forward(bert, ids, mask, NULL, 0, &pooled);
@@ -244,17 +251,14 @@ static void test_bert_tokens(void) {
   prior_safetensors *st = NULL;
   CHECK_OK(prior_safetensors_open(FIXTURES "bert_encoder.safetensors", &st));
   if (!st) return;
-  prior_bert_config cfg = tiny_bert(0);
-  prior_bert *bert = prior_bert_new(&cfg);
+  prior_bert *bert = fixture_bert(st);
   prior_params *p = prior_bert_params(bert);
-  CHECK(fixture_load_params(st, p) == prior_params_count(p));
-  prior_params_set_requires_grad(p, 1);
   prior_tensor *ids = fixture_tensor(st, "input.ids", PRIOR_I64), *mask = fixture_tensor(st, "input.mask", PRIOR_F32);
   int64_t n = mask->shape[0], l = mask->shape[1], real = 0;
   for (int64_t i = 0; i < n * l; i++) real += ((const float *)prior_tensor_data(mask))[i] != 0;
   CHECK_MSG(real > 0 && real < n * l, "the fixture's batch should be padded (%lld of %lld real)", (long long)real,
             (long long)(n * l));
-  int64_t m3[3] = {n, l, 1}, rs[3] = {n, l, cfg.hidden};
+  int64_t m3[3] = {n, l, 1}, rs[3] = {n, l, prior_bert_get_config(bert)->hidden};
   prior_tensor *mask3 = prior_reshape(mask, 3, m3);
   prior_rng_seed(11);
   prior_tensor *r = prior_tensor_randn(3, rs, PRIOR_F32, prior_cpu()); /* a loss whose gradient reaches everything */
