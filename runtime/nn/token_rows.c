@@ -33,9 +33,10 @@ prior_status prior_token_rows_init(prior_token_rows *r, const prior_tensor *mask
     if (v[i] != 0) real[row++] = i, r->count[i / r->l]++;
   }
   prior_tensor_free(m);
-  if (r->t == 0) { /* no real token: one row stands in, never read back */
+  if (r->t == 0) { /* no real token: position 0 stands in as sequence 0's one row, never read back */
     real[0] = 0;
     r->t = 1;
+    r->first[0] = 0, r->count[0] = 1;
     for (int64_t i = 0; i < total; i++) source[i] = 1;
   }
   return PRIOR_OK;

@@ -296,11 +296,45 @@ static void test_bert_tokens(void) {
   prior_safetensors_close(st);
 }
 
+/* prior_bert_forward_tokens on masks the fixture lacks: a sequence with holes, one with no token at all, and a batch
+ * with no token anywhere (zeros out, no error). */
+static void test_bert_tokens_masks(void) {
+  prior_bert_config cfg = tiny_bert(0);
+  prior_rng_seed(5);
+  prior_bert *bert = prior_bert_new(&cfg);
+  int64_t shape[2] = {3, 9}, m3[3] = {3, 9, 1};
+  prior_tensor *ids = prior_tensor_full(2, shape, 7, PRIOR_I64, prior_cpu());
+  for (int64_t i = 0; i < 27; i++) ((int64_t *)prior_tensor_data(ids))[i] = 1 + (i * 37) % 100;
+  const float holes[27] = {1, 1, 0, 1, 0, 0, 1, 1, 0, /* holes */ 0, 0, 0, 0, 0, 0, 0, 0, 0, /* none */
+                           1, 1, 1, 1, 1, 1, 1, 0, 0};
+  prior_tensor *mask = prior_tensor_empty(2, shape, PRIOR_F32, prior_cpu());
+  memcpy(prior_tensor_data(mask), holes, sizeof holes);
+  prior_tensor *full = prior_bert_forward(bert, ids, mask, NULL, 0, NULL);
+  prior_tensor *tokens = prior_bert_forward_tokens(bert, ids, mask, NULL, 0);
+  prior_tensor *mask3 = prior_reshape(mask, 3, m3);
+  prior_tensor *full_real = full && mask3 ? prior_mul(full, mask3) : NULL;
+  CHECK_MSG(tokens != NULL && full_real != NULL, "bert tokens with holes: %s", prior_error_message());
+  if (tokens && full_real) CHECK_CLOSE_TO_FIXTURE("bert tokens, holes and an empty sequence", tokens, full_real, 1e-5);
+  prior_tensor *none = prior_tensor_zeros(2, shape, PRIOR_F32, prior_cpu());
+  prior_tensor *empty = prior_bert_forward_tokens(bert, ids, none, NULL, 0);
+  CHECK_MSG(empty != NULL, "bert tokens without any token: %s", prior_error_message());
+  double worst = 0, v;
+  for (int64_t i = 0; empty && i < prior_tensor_numel(empty); i++) {
+    int64_t idx[3] = {i / (9 * cfg.hidden), i / cfg.hidden % 9, i % cfg.hidden};
+    prior_tensor_get(empty, idx, &v);
+    worst = fmax(worst, fabs(v));
+  }
+  CHECK_MSG(worst == 0, "bert tokens without any token: %g, want zeros", worst);
+  prior_free_all(8, ids, mask, full, tokens, mask3, full_real, none, empty);
+  prior_bert_free(bert);
+}
+
 int main(void) {
   test_resnet();
   test_attention_pools();
   test_bert();
   test_bert_tokens();
+  test_bert_tokens_masks();
   test_errors();
   return check_summary("test_nets");
 }
