@@ -208,8 +208,9 @@ prior_tensor *prior_bert_layers(prior_bert *b, prior_tensor *hidden, prior_tenso
 
 prior_tensor *prior_bert_forward_tokens(prior_bert *b, prior_tensor *ids, prior_tensor *mask, prior_tensor *token_types,
                                         int training) {
-  if (!b || !mask || b->config.cross_attention || ids->device.type != PRIOR_DEVICE_CPU ||
-      prior_check_ndim("bert_forward_tokens", "mask", mask, 2) != PRIOR_OK)
+  /* anything else (and every bad argument, which it reports) goes through the padded forward */
+  if (!b || !ids || !mask || b->config.cross_attention || ids->device.type != PRIOR_DEVICE_CPU ||
+      mask->device.type != PRIOR_DEVICE_CPU || !prior_tensor_same_shape(ids, mask) || ids->ndim != 2)
     return prior_bert_forward(b, ids, mask, token_types, training, NULL);
   prior_token_rows tokens;
   if (prior_token_rows_init(&tokens, mask) != PRIOR_OK) return NULL;

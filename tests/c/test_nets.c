@@ -325,6 +325,14 @@ static void test_bert_tokens_masks(void) {
     worst = fmax(worst, fabs(v));
   }
   CHECK_MSG(worst == 0, "bert tokens without any token: %g, want zeros", worst);
+  /* bad arguments are reported, as by prior_bert_forward */
+  int64_t short_shape[2] = {3, 8};
+  prior_tensor *short_mask = prior_tensor_ones(2, short_shape, PRIOR_F32, prior_cpu());
+  CHECK(prior_bert_forward_tokens(bert, NULL, mask, NULL, 0) == NULL && prior_error_code() != PRIOR_OK);
+  prior_error_clear();
+  CHECK(prior_bert_forward_tokens(bert, ids, short_mask, NULL, 0) == NULL && prior_error_code() != PRIOR_OK);
+  prior_error_clear();
+  prior_tensor_free(short_mask);
   prior_free_all(8, ids, mask, full, tokens, mask3, full_real, none, empty);
   prior_bert_free(bert);
 }
