@@ -583,6 +583,11 @@ static void test_operand_producers(void) {
   const int ndh[3] = {3, 2, 1};
   check_producer(PRODUCER_SHARED, "autocast_operand", sh, ndh, oh, 3);
 
+  /* missing inputs are reported */
+  CHECK_ERR(prior_autocast_operand(NULL), PRIOR_ERR_ARGUMENT, "autocast_operand");
+  CHECK_ERR(prior_gelu_for_product(NULL), PRIOR_ERR_ARGUMENT, "gelu");
+  CHECK(prior_scaled_masked_softmax_dropout_for_product(NULL, 1.0, NULL, 0.1, 1) == NULL);
+
   /* a bf16 operand with an f32 one only while autocast would convert the f32 one */
   int64_t s2[2] = {20, 20};
   prior_tensor *a = prior_tensor_randn(2, s2, PRIOR_F32, prior_cpu()), *b = prior_tensor_randn(2, s2, PRIOR_F32, prior_cpu());
