@@ -214,7 +214,7 @@ prior_tensor *prior_bert_forward_tokens(prior_bert *b, prior_tensor *ids, prior_
     return prior_bert_forward(b, ids, mask, token_types, training, NULL);
   prior_token_rows tokens;
   if (prior_token_rows_init(&tokens, mask) != PRIOR_OK) return NULL;
-  if (tokens.t == tokens.n * tokens.l) { /* no padding: nothing to skip */
+  if (tokens.t == tokens.n * tokens.l || tokens.n * tokens.l == 0) { /* no padding (or no position): nothing to skip */
     prior_token_rows_free(&tokens);
     return prior_bert_forward(b, ids, mask, token_types, training, NULL);
   }

@@ -108,6 +108,7 @@ prior_tensor *prior_bert_attention_forward_rows(const prior_bert_attention *a, p
   prior_tensor_free(hb);
   /* each sequence's attention over its own rows, the results stacked back in row order */
   prior_tensor **merged = v ? calloc((size_t)tokens->n, sizeof *merged) : NULL;
+  if (v && !merged) prior_error_set(PRIOR_ERR_MEMORY, "bert_attention: out of memory for %lld sequences", (long long)tokens->n);
   int n_parts = 0, ok = merged != NULL;
   for (int64_t s = 0; ok && s < tokens->n; s++) {
     int64_t len = tokens->count[s], shape[3] = {1, len, a->hidden}, flat[2] = {len, a->hidden};

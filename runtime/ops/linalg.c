@@ -1,8 +1,6 @@
 /* Matrix products. Everything reduces to one differentiable core, [..., n, k] x [..., k, m] with equal batch
  * dims: matmul broadcasts its operands to that form with expand (whose backward sums the gradient back),
  * linear flattens the leading dims into one matrix (a single large GEMM instead of many small ones). */
-#include <stdlib.h>
-
 #include "backend/kernels_dense.h"
 #include "ops/op_util.h"
 #include "prior/amp.h"
